@@ -1,0 +1,618 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/factstore/factstore/domain"
+	"github.com/factstore/factstore/ledger"
+)
+
+var (
+	// ErrUnavailable means the stream could not store the events; the
+	// outcome is known to be "not stored" and the caller may retry.
+	ErrUnavailable = errors.New("eventstore: ledger unavailable")
+	// ErrChainBroken means the stored chain failed verification; the writer
+	// refuses to extend a broken chain.
+	ErrChainBroken = errors.New("eventstore: hash chain broken, writes refused")
+	// ErrClosed means the writer has shut down.
+	ErrClosed = errors.New("eventstore: writer closed")
+	// errWrongLastSeq means another writer appended first.
+	errWrongLastSeq = errors.New("eventstore: wrong last sequence")
+)
+
+// jsErrWrongLastSequence is JetStream's error code for a failed
+// Nats-Expected-Last-Sequence check.
+const jsErrWrongLastSequence = 10071
+
+// maxAtomicBatch is JetStream's limit on the messages of one atomic batch.
+const maxAtomicBatch = 1000
+
+// idempotencyNS namespaces event ids derived from idempotency keys.
+var idempotencyNS = uuid.MustParse("6f3f3b1e-8c1f-4d5e-9a52-2f1d6b0c9e11")
+
+// WriterConfig configures a Writer. Conn, JS and Signer are required.
+type WriterConfig struct {
+	// Conn is the NATS connection batches are published on.
+	Conn *nats.Conn
+	// JS reads the stream when catching up.
+	JS jetstream.JetStream
+	// Stream is the ledger stream name (default DefaultStream).
+	Stream string
+	// Signer seals every event.
+	Signer *ledger.Signer
+	// MaxBatchEvents caps one atomic batch (default 256; JetStream allows 1000).
+	MaxBatchEvents int
+	// MaxBatchBytes caps the bytes of one batch (default 8 MiB).
+	MaxBatchBytes int
+	// PublishTimeout bounds the wait for a PubAck (default 30 s).
+	PublishTimeout time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// ObserveAppend, if set, is told the size and duration of each stored batch.
+	ObserveAppend func(events int, d time.Duration)
+	// Logger receives operational messages (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c *WriterConfig) setDefaults() {
+	if c.Stream == "" {
+		c.Stream = DefaultStream
+	}
+	if c.MaxBatchEvents <= 0 || c.MaxBatchEvents > 1000 {
+		c.MaxBatchEvents = 256
+	}
+	if c.MaxBatchBytes <= 0 {
+		c.MaxBatchBytes = 8 << 20
+	}
+	if c.PublishTimeout <= 0 {
+		c.PublishTimeout = 30 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+func (c *WriterConfig) validate() error {
+	var errs []error
+	if c.Conn == nil {
+		errs = append(errs, errors.New("Conn is required"))
+	}
+	if c.JS == nil {
+		errs = append(errs, errors.New("JS is required"))
+	}
+	if c.Signer == nil {
+		errs = append(errs, errors.New("Signer is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// Request is one command to decide and append.
+type Request struct {
+	// Command decides the events.
+	Command domain.Command
+	// Actor is who caused the events.
+	Actor string
+	// IdempotencyKey, if set, makes the request idempotent: a later request
+	// with the same key appends nothing and gets the first one's events. The
+	// caller scopes it (by actor and route) so that keys of different clients
+	// cannot collide.
+	IdempotencyKey string
+	// DryRun decides and validates but appends nothing.
+	DryRun bool
+}
+
+// Appended is one event as stored (or, for a dry run, as it would be).
+type Appended struct {
+	Seq         uint64
+	ID          string
+	Type        string
+	Org         string
+	Aggregate   string
+	AggregateID string
+	Actor       string
+	Time        time.Time
+	Data        json.RawMessage
+}
+
+// Result is the outcome of a request.
+type Result struct {
+	// Events are the events the request appended, in order.
+	Events []Appended
+	// Replayed is true when the events were appended by an earlier request
+	// with the same idempotency key.
+	Replayed bool
+}
+
+// LastSeq is the sequence of the last event (0 if none).
+func (r Result) LastSeq() uint64 {
+	if len(r.Events) == 0 {
+		return 0
+	}
+	return r.Events[len(r.Events)-1].Seq
+}
+
+type pending struct {
+	req    Request
+	done   chan struct{}
+	res    Result
+	err    error
+	follow *pending // same idempotency key as an earlier request in the batch
+	replay []uint64 // seqs of an earlier request with the same key
+	drafts []ledger.Draft
+}
+
+// Writer is the single appender of a process. Submit is safe for concurrent
+// use; all deciding, sealing and publishing happens on one goroutine.
+type Writer struct {
+	cfg    WriterConfig
+	reader *Reader
+	reqs   chan *pending
+	quit   chan struct{}
+	wg     sync.WaitGroup
+
+	// Owned by the loop goroutine.
+	state *domain.State
+	head  ledger.ChainState
+	idem  map[string]uint64
+
+	mu     sync.RWMutex // guards pub*
+	pubSeq uint64
+	pubErr error
+	broken error
+}
+
+// NewWriter catches up with the stream (folding every stored event into the
+// domain state and checking the chain) and starts the append loop.
+func NewWriter(ctx context.Context, cfg WriterConfig) (*Writer, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("eventstore: writer config: %w", err)
+	}
+	w := &Writer{
+		cfg:    cfg,
+		reader: NewReader(cfg.JS, cfg.Stream),
+		reqs:   make(chan *pending, 4096),
+		quit:   make(chan struct{}),
+		state:  domain.NewState(),
+		head:   ledger.Genesis(),
+		idem:   map[string]uint64{},
+	}
+	if err := w.catchUp(ctx); err != nil {
+		return nil, err
+	}
+	w.wg.Add(1)
+	go w.loop()
+	return w, nil
+}
+
+// Close stops the loop; pending requests fail with ErrClosed.
+func (w *Writer) Close() {
+	close(w.quit)
+	w.wg.Wait()
+}
+
+// Head returns the last sequence this writer knows to be stored.
+func (w *Writer) Head() uint64 {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.pubSeq
+}
+
+// Broken returns the chain failure that stopped writes, if any.
+func (w *Writer) Broken() error {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.broken
+}
+
+// Submit decides req and appends its events. It returns only after
+// JetStream has acknowledged (and, with SyncAlways, fsynced) them. An error
+// wrapping ErrUnavailable after a timeout means the outcome is unknown; the
+// caller should retry with the same idempotency key.
+func (w *Writer) Submit(ctx context.Context, req Request) (Result, error) {
+	p := &pending{req: req, done: make(chan struct{})}
+	select {
+	case w.reqs <- p:
+	case <-w.quit:
+		return Result{}, ErrClosed
+	case <-ctx.Done():
+		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+	}
+	if p.err != nil {
+		return Result{}, p.err
+	}
+	if p.replay != nil {
+		return w.fetch(ctx, p.replay)
+	}
+	return p.res, nil
+}
+
+// fetch rebuilds a replayed result from the stored events.
+func (w *Writer) fetch(ctx context.Context, seqs []uint64) (Result, error) {
+	res := Result{Replayed: true}
+	for _, s := range seqs {
+		raw, err := w.reader.Get(ctx, s)
+		if err != nil {
+			return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		e, err := ledger.Decode(raw)
+		if err != nil {
+			return Result{}, fmt.Errorf("eventstore: replay %d: %w", s, err)
+		}
+		res.Events = append(res.Events, appendedFrom(e))
+	}
+	return res, nil
+}
+
+func appendedFrom(e *ledger.Envelope) Appended {
+	return Appended{Seq: e.Seq, ID: e.ID, Type: e.Type, Org: e.Org, Aggregate: e.Aggregate,
+		AggregateID: e.AggregateID, Actor: e.Actor, Time: e.OccurredAt(), Data: e.Data}
+}
+
+// Recorded converts an envelope into the domain's view of a stored event.
+func Recorded(e *ledger.Envelope) domain.Recorded {
+	return domain.Recorded{Seq: e.Seq, ID: e.ID, Type: e.Type, Org: e.Org, Aggregate: e.Aggregate,
+		AggregateID: e.AggregateID, Actor: e.Actor, Time: e.OccurredAt(), Data: e.Data}
+}
+
+func idemEventID(key string, i int) string {
+	return uuid.NewSHA1(idempotencyNS, []byte(key+"\x00"+strconv.Itoa(i))).String()
+}
+
+// catchUp folds the stream from the writer's head to the stream's end.
+func (w *Writer) catchUp(ctx context.Context) error {
+	src, stop, err := w.reader.Range(ctx, w.head.NextSeq, 0)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	for {
+		it, err := src(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		e, err := ledger.CheckLink(&w.head, it)
+		if err != nil {
+			w.mu.Lock()
+			w.broken = fmt.Errorf("%w: %w", ErrChainBroken, err)
+			w.mu.Unlock()
+			w.cfg.Logger.Error("ledger chain broken; writes refused", "err", err)
+			return nil
+		}
+		if err := w.state.Apply(Recorded(e)); err != nil {
+			return err
+		}
+		w.state.Commit()
+		if id, perr := uuid.Parse(e.ID); perr == nil && id.Version() == 5 {
+			w.idem[e.ID] = e.Seq
+		}
+	}
+	w.mu.Lock()
+	w.pubSeq = w.head.NextSeq - 1
+	w.mu.Unlock()
+	return nil
+}
+
+func (w *Writer) loop() {
+	defer w.wg.Done()
+	for {
+		var first *pending
+		select {
+		case first = <-w.reqs:
+		case <-w.quit:
+			w.drainClosed()
+			return
+		}
+		batch := []*pending{first}
+	fill:
+		for len(batch) < w.cfg.MaxBatchEvents {
+			select {
+			case p := <-w.reqs:
+				batch = append(batch, p)
+			default:
+				break fill
+			}
+		}
+		for len(batch) > 0 {
+			n := w.process(batch)
+			batch = batch[n:]
+		}
+	}
+}
+
+func (w *Writer) drainClosed() {
+	for {
+		select {
+		case p := <-w.reqs:
+			p.err = ErrClosed
+			close(p.done)
+		default:
+			return
+		}
+	}
+}
+
+// process decides a prefix of the batch's requests (as many as fit in one
+// atomic batch), seals their events and publishes them, retrying after
+// catching up if another writer appended first. It returns how many requests
+// it completed.
+func (w *Writer) process(batch []*pending) (n int) {
+	n = len(batch)
+	defer func() {
+		for _, p := range batch[:n] {
+			if p.follow != nil {
+				p.res, p.err, p.replay = p.follow.res, p.follow.err, p.follow.replay
+				p.res.Replayed = true
+			}
+			close(p.done)
+		}
+	}()
+	ctx := context.Background()
+	for attempt := 0; ; attempt++ {
+		if err := w.Broken(); err != nil {
+			for _, p := range batch {
+				p.err = err
+			}
+			return len(batch)
+		}
+		mark := w.state.Mark()
+		start := time.Now()
+		var drafts []ledger.Draft
+		var owners []*pending
+		drafts, owners, n = w.decide(batch)
+		if len(drafts) == 0 {
+			w.state.Commit()
+			return n
+		}
+		sealed := make([]ledger.Sealed, len(drafts))
+		seq, prev := w.head.NextSeq, w.head.PrevHash
+		for i, d := range drafts {
+			sealed[i] = w.cfg.Signer.Seal(d, seq, prev)
+			prev = sealed[i].Hash
+			seq++
+		}
+		err := w.publish(drafts, sealed, w.head.NextSeq-1)
+		if err != nil && !errors.Is(err, errWrongLastSeq) {
+			// Unknown outcome: find out whether the batch landed.
+			if landed, lerr := w.landed(ctx, drafts, sealed); lerr == nil && landed {
+				err = nil
+			}
+		}
+		if err == nil {
+			w.state.Commit()
+			w.head = ledger.ChainState{NextSeq: seq, PrevHash: prev}
+			w.mu.Lock()
+			w.pubSeq = seq - 1
+			w.mu.Unlock()
+			for i, d := range drafts {
+				owners[i].res.Events[indexIn(owners[i], d.ID)].Seq = sealed[i].Seq
+				if id, perr := uuid.Parse(d.ID); perr == nil && id.Version() == 5 {
+					w.idem[d.ID] = sealed[i].Seq
+				}
+			}
+			if w.cfg.ObserveAppend != nil {
+				w.cfg.ObserveAppend(len(sealed), time.Since(start))
+			}
+			return n
+		}
+		w.state.Rollback(mark)
+		for _, p := range batch[:n] {
+			p.res, p.err, p.follow, p.replay = Result{}, nil, nil, nil
+		}
+		if errors.Is(err, errWrongLastSeq) && attempt < 100 {
+			if cerr := w.catchUp(ctx); cerr != nil {
+				err = cerr
+			} else {
+				continue
+			}
+		}
+		w.cfg.Logger.Error("append failed", "err", err, "events", len(sealed))
+		for _, p := range batch[:n] {
+			p.err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return n
+	}
+}
+
+func indexIn(p *pending, id string) int {
+	for i, e := range p.res.Events {
+		if e.ID == id {
+			return i
+		}
+	}
+	return 0
+}
+
+// decide runs the requests' commands against the state, applying the events
+// tentatively so later requests in the batch see them. It stops when the
+// batch is full and returns the drafts to publish, for each the request that
+// owns it, and how many requests it decided.
+func (w *Writer) decide(batch []*pending) ([]ledger.Draft, []*pending, int) {
+	now := w.cfg.Now().UTC()
+	ts := ledger.FormatTime(now)
+	var drafts []ledger.Draft
+	var owners []*pending
+	keys := map[string]*pending{}
+	size := 0
+	for n, p := range batch {
+		if n > 0 && (size >= w.cfg.MaxBatchBytes || len(drafts) >= w.cfg.MaxBatchEvents) {
+			return drafts, owners, n
+		}
+		if k := p.req.IdempotencyKey; k != "" && !p.req.DryRun {
+			if first, ok := keys[k]; ok {
+				p.follow = first
+				continue
+			}
+			keys[k] = p
+			if seqs := w.replaySeqs(k); seqs != nil {
+				p.replay = seqs
+				continue
+			}
+		}
+		evts, err := p.req.Command.Decide(w.state, now)
+		if err != nil {
+			p.err = err
+			continue
+		}
+		var mine []ledger.Draft
+		var out []Appended
+		for i, e := range evts {
+			id := uuid.NewString()
+			if p.req.IdempotencyKey != "" && !p.req.DryRun {
+				id = idemEventID(p.req.IdempotencyKey, i)
+			}
+			data, err := ledger.CanonicalJSON(e.Data)
+			if err != nil {
+				p.err = fmt.Errorf("eventstore: encode %s: %w", e.Type, err)
+				break
+			}
+			org := e.Org
+			if org == "" {
+				org = domain.NoOrg
+			}
+			env := ledger.Envelope{ID: id, Type: e.Type, Org: org, Aggregate: e.Aggregate, AggregateID: e.AggregateID,
+				Actor: p.req.Actor, Time: ts, Data: data}
+			d, err := ledger.NewDraft(env, Subject(org, e.Aggregate, e.Type))
+			if err != nil {
+				p.err = err
+				break
+			}
+			mine = append(mine, d)
+			out = append(out, Appended{ID: id, Type: e.Type, Org: org, Aggregate: e.Aggregate, AggregateID: e.AggregateID,
+				Actor: p.req.Actor, Time: now, Data: data})
+		}
+		if p.err == nil && len(drafts)+len(mine) > maxAtomicBatch {
+			if len(drafts) > 0 {
+				// Not applied yet: decide it again at the head of the next batch.
+				p.err = nil
+				return drafts, owners, n
+			}
+			p.err = domain.Invalid("events", "one command may append at most %d events", maxAtomicBatch)
+		}
+		if p.err != nil {
+			continue
+		}
+		p.res = Result{Events: out}
+		if p.req.DryRun {
+			continue
+		}
+		for _, e := range evts {
+			w.state.ApplyEvent(e)
+		}
+		for _, d := range mine {
+			drafts = append(drafts, d)
+			owners = append(owners, p)
+			size += d.Size()
+		}
+	}
+	return drafts, owners, len(batch)
+}
+
+func (w *Writer) replaySeqs(key string) []uint64 {
+	var seqs []uint64
+	for i := 0; ; i++ {
+		s, ok := w.idem[idemEventID(key, i)]
+		if !ok {
+			return seqs
+		}
+		seqs = append(seqs, s)
+	}
+}
+
+// pubAck is JetStream's answer to a publish.
+type pubAck struct {
+	Stream string `json:"stream"`
+	Seq    uint64 `json:"seq"`
+	Error  *struct {
+		Code        int    `json:"code"`
+		ErrCode     int    `json:"err_code"`
+		Description string `json:"description"`
+	} `json:"error"`
+}
+
+// publish stores the sealed events: one message with an expected-last-seq
+// check, or several as one atomic batch whose first message carries it.
+func (w *Writer) publish(drafts []ledger.Draft, sealed []ledger.Sealed, expectLast uint64) error {
+	nc := w.cfg.Conn
+	batchID := ""
+	if len(sealed) > 1 {
+		batchID = uuid.NewString()
+	}
+	for i, s := range sealed {
+		m := nats.NewMsg(drafts[i].Subject)
+		m.Data = s.Raw
+		m.Header.Set(jetstream.MsgIDHeader, drafts[i].ID)
+		if i == 0 {
+			m.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(expectLast, 10))
+		}
+		last := i == len(sealed)-1
+		if batchID != "" {
+			m.Header.Set("Nats-Batch-Id", batchID)
+			m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
+			if last {
+				m.Header.Set("Nats-Batch-Commit", "1")
+			}
+		}
+		if !last {
+			if err := nc.PublishMsg(m); err != nil {
+				return fmt.Errorf("publish: %w", err)
+			}
+			continue
+		}
+		resp, err := nc.RequestMsg(m, w.cfg.PublishTimeout)
+		if err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+		var ack pubAck
+		if err := json.Unmarshal(resp.Data, &ack); err != nil {
+			return fmt.Errorf("publish: bad ack %q: %w", resp.Data, err)
+		}
+		if ack.Error != nil {
+			if ack.Error.ErrCode == jsErrWrongLastSequence {
+				return errWrongLastSeq
+			}
+			return fmt.Errorf("publish: %s (code %d)", ack.Error.Description, ack.Error.ErrCode)
+		}
+		if ack.Seq != s.Seq {
+			return fmt.Errorf("publish: stored at %d, sealed for %d", ack.Seq, s.Seq)
+		}
+	}
+	return nil
+}
+
+// landed reports whether a batch whose publish outcome is unknown was stored.
+func (w *Writer) landed(ctx context.Context, drafts []ledger.Draft, sealed []ledger.Sealed) (bool, error) {
+	last := len(sealed) - 1
+	raw, err := w.reader.Get(ctx, sealed[last].Seq)
+	if err != nil {
+		return false, err
+	}
+	e, err := ledger.Decode(raw)
+	if err != nil {
+		return false, err
+	}
+	return e.ID == drafts[last].ID && e.Hash == sealed[last].Hash, nil
+}

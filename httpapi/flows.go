@@ -1,0 +1,126 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"github.com/factstore/factstore/domain"
+)
+
+// flowBody is the JSON of a flow create or update. Absent fields are nil;
+// requiredAttestations is the API reference's spelling of
+// requiredAttestationTypes.
+type flowBody struct {
+	Name                     *string           `json:"name"`
+	Description              *string           `json:"description"`
+	RequiredAttestationTypes []string          `json:"requiredAttestationTypes"`
+	RequiredAttestations     []string          `json:"requiredAttestations"`
+	Tags                     map[string]string `json:"tags"`
+	OrgSlug                  *string           `json:"orgSlug"`
+	TemplateYAML             *string           `json:"templateYaml"`
+	RequiresApproval         *bool             `json:"requiresApproval"`
+	RequiredApproverRoles    []string          `json:"requiredApproverRoles"`
+}
+
+func (b flowBody) fields() domain.FlowFields {
+	types := b.RequiredAttestationTypes
+	if types == nil {
+		types = b.RequiredAttestations
+	}
+	return domain.FlowFields{
+		Name: b.Name, Description: b.Description, RequiredAttestationTypes: types, Tags: b.Tags,
+		OrgSlug: b.OrgSlug, TemplateYAML: b.TemplateYAML, RequiresApproval: b.RequiresApproval,
+		RequiredApproverRoles: b.RequiredApproverRoles,
+	}
+}
+
+func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) {
+	var b flowBody
+	if err := decodeJSON(r, &b); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out, err := s.write(w, r, domain.CreateFlow{ID: newID(), Fields: b.fields()})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	// The answer is the event's payload itself, so a replayed request gets
+	// byte-identical bytes.
+	respondEvent(w, out, http.StatusCreated)
+}
+
+// respondEvent answers with the payload of the request's first event.
+func respondEvent(w http.ResponseWriter, out written, status int) {
+	data := out.res.Events[0].Data
+	if out.dryRun {
+		writeJSON(w, http.StatusOK, dryRunBody{DryRun: true, WouldCreate: json.RawMessage(data)})
+		return
+	}
+	writeRaw(w, status, data)
+}
+
+func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
+	flows, err := s.cfg.Store.Flows(r.URL.Query().Get("orgSlug"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, flows)
+}
+
+func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) {
+	f, err := s.cfg.Store.Flow(mux.Vars(r)["id"])
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, f)
+}
+
+func (s *Server) updateFlow(w http.ResponseWriter, r *http.Request) {
+	var b flowBody
+	if err := decodeJSON(r, &b); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out, err := s.write(w, r, domain.UpdateFlow{ID: mux.Vars(r)["id"], Fields: b.fields()})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	respondEvent(w, out, http.StatusOK)
+}
+
+func (s *Server) deleteFlow(w http.ResponseWriter, r *http.Request) {
+	out, err := s.write(w, r, domain.DeleteFlow{ID: mux.Vars(r)["id"]})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if out.dryRun {
+		writeJSON(w, http.StatusOK, map[string]any{"dryRun": true, "wouldDelete": json.RawMessage(out.res.Events[0].Data)})
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// flowTemplate answers {flowId, templateYaml, effectiveTemplate}: the YAML
+// text and its parsed form (null when the flow has no template).
+func (s *Server) flowTemplate(w http.ResponseWriter, r *http.Request) {
+	f, err := s.cfg.Store.Flow(mux.Vars(r)["id"])
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var effective any
+	if f.TemplateYAML != nil {
+		if effective, err = domain.ParseTemplate(*f.TemplateYAML); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"flowId": f.ID, "templateYaml": f.TemplateYAML, "effectiveTemplate": effective})
+}

@@ -1,0 +1,193 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/factstore/factstore/domain"
+	"github.com/factstore/factstore/eventstore"
+	"github.com/factstore/factstore/ledger"
+	"github.com/factstore/factstore/projections"
+)
+
+// Config wires the server to the rest of the system. Writer, Store, Reader
+// and Keys are required.
+type Config struct {
+	// Writer appends commands' events.
+	Writer *eventstore.Writer
+	// Store answers queries and provides read-your-writes.
+	Store *projections.Store
+	// Reader reads the stream itself, for verification.
+	Reader *eventstore.Reader
+	// Keys are the trusted signing keys served and used for verification.
+	Keys *ledger.Keyring
+	// Metrics, if nil, are created.
+	Metrics *Metrics
+	// Logger gets one line per request (default slog.Default()).
+	Logger *slog.Logger
+	// MaxBodyBytes bounds JSON bodies (default 1 MiB).
+	MaxBodyBytes int64
+	// WriteTimeout bounds a write's wait for storage and projection (default 30 s).
+	WriteTimeout time.Duration
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg    Config
+	router *mux.Router
+
+	verifyMu   sync.Mutex
+	lastVerify *verification
+}
+
+// New builds the server and its routes.
+func New(cfg Config) (*Server, error) {
+	var errs []error
+	if cfg.Writer == nil {
+		errs = append(errs, errors.New("Writer is required"))
+	}
+	if cfg.Store == nil {
+		errs = append(errs, errors.New("Store is required"))
+	}
+	if cfg.Reader == nil {
+		errs = append(errs, errors.New("Reader is required"))
+	}
+	if cfg.Keys == nil {
+		errs = append(errs, errors.New("Keys is required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 30 * time.Second
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(cfg.Writer.Head, cfg.Store.Applied)
+	}
+	s := &Server{cfg: cfg}
+	s.routes()
+	return s, nil
+}
+
+// Handler returns the root handler with every middleware applied.
+func (s *Server) Handler() http.Handler { return s.router }
+
+func (s *Server) routes() {
+	r := mux.NewRouter()
+	r.Use(s.observe, s.recoverPanics, s.limitBody)
+	r.NotFoundHandler = s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, fmt.Errorf("%w: %s %s", errRouteNotFound, r.Method, r.URL.Path))
+	}))
+	r.MethodNotAllowedHandler = s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, fmt.Errorf("%w: %s %s", errMethodNotAllowed, r.Method, r.URL.Path))
+	}))
+
+	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	r.Handle("/metrics", promhttp.HandlerFor(s.cfg.Metrics.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+
+	v1 := r.PathPrefix("/api/v1").Subrouter()
+	v1.HandleFunc("/flows", s.createFlow).Methods(http.MethodPost)
+	v1.HandleFunc("/flows", s.listFlows).Methods(http.MethodGet)
+	v1.HandleFunc("/flows/{id}", s.getFlow).Methods(http.MethodGet)
+	v1.HandleFunc("/flows/{id}", s.updateFlow).Methods(http.MethodPut)
+	v1.HandleFunc("/flows/{id}", s.deleteFlow).Methods(http.MethodDelete)
+	v1.HandleFunc("/flows/{id}/template", s.flowTemplate).Methods(http.MethodGet)
+
+	v1.HandleFunc("/audit", s.listAudit).Methods(http.MethodGet)
+	v1.HandleFunc("/audit/{id}", s.getAudit).Methods(http.MethodGet)
+
+	v1.HandleFunc("/ledger/status", s.ledgerStatus).Methods(http.MethodGet)
+	v1.HandleFunc("/ledger/public-keys", s.publicKeys).Methods(http.MethodGet)
+	v1.HandleFunc("/ledger/entries", s.ledgerEntries).Methods(http.MethodGet)
+	v1.HandleFunc("/ledger/entries/{recordId}", s.ledgerRecordEntries).Methods(http.MethodGet)
+	v1.HandleFunc("/ledger/verify/{recordId}", s.verifyRecord).Methods(http.MethodPost)
+	v1.HandleFunc("/ledger/verify-chain", s.verifyChain).Methods(http.MethodPost)
+	s.router = r
+}
+
+// actorOf names who caused a write. Until authentication lands every
+// request acts as "anonymous"; an X-Factstore-Actor header is recorded as a
+// claim, not a verified identity.
+func actorOf(r *http.Request) string {
+	if a := r.Header.Get("X-Factstore-Actor"); a != "" && len(a) <= 200 {
+		return a
+	}
+	return "anonymous"
+}
+
+// written is what a write handler gets back: the events, and whether this
+// was a dry run.
+type written struct {
+	res    eventstore.Result
+	dryRun bool
+}
+
+// write runs cmd through the writer: dry runs are decided and discarded;
+// real writes return after the events are stored durably and applied to the
+// read models, with X-Factstore-Seq set. An Idempotency-Key header makes a
+// retried request return the first one's events and append nothing.
+func (s *Server) write(w http.ResponseWriter, r *http.Request, cmd domain.Command) (written, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WriteTimeout)
+	defer cancel()
+	req := eventstore.Request{Command: cmd, Actor: actorOf(r), DryRun: isDryRun(r)}
+	if key := r.Header.Get("Idempotency-Key"); key != "" && !req.DryRun {
+		if len(key) > 255 {
+			return written{}, fmt.Errorf("%w: Idempotency-Key must be at most 255 characters", errBadParam)
+		}
+		// Scope the key so that different clients and routes never collide.
+		route := r.Method + " " + r.URL.Path
+		if t, err := mux.CurrentRoute(r).GetPathTemplate(); err == nil {
+			route = r.Method + " " + t
+		}
+		sum := sha256.Sum256([]byte(req.Actor + "\x00" + route + "\x00" + key))
+		req.IdempotencyKey = hex.EncodeToString(sum[:])
+	}
+	res, err := s.cfg.Writer.Submit(ctx, req)
+	if err != nil {
+		return written{}, err
+	}
+	if req.DryRun {
+		return written{res: res, dryRun: true}, nil
+	}
+	if last := res.LastSeq(); last > 0 {
+		w.Header().Set("X-Factstore-Seq", strconv.FormatUint(last, 10))
+		if res.Replayed {
+			w.Header().Set("Idempotent-Replayed", "true")
+		}
+		if err := s.cfg.Store.WaitFor(ctx, last); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return written{}, fmt.Errorf("%w: stored at %d but not yet visible: %w", errNotReady, last, err)
+			}
+			return written{}, err
+		}
+	}
+	return written{res: res}, nil
+}
+
+// dryRunBody is the answer to a dry run.
+type dryRunBody struct {
+	DryRun      bool `json:"dryRun"`
+	WouldCreate any  `json:"wouldCreate"`
+}
+
+// newID returns a fresh resource id.
+func newID() string { return uuid.NewString() }

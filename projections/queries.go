@@ -1,0 +1,256 @@
+package projections
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/factstore/factstore/domain"
+	"github.com/factstore/factstore/ledger"
+)
+
+// Flow returns the flow with id.
+func (s *Store) Flow(id string) (*domain.Flow, error) {
+	var f *domain.Flow
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketFlows).Get([]byte(id))
+		if v == nil {
+			return domain.NotFound("flow", id)
+		}
+		f = new(domain.Flow)
+		return json.Unmarshal(v, f)
+	})
+	return f, err
+}
+
+// Flows lists flows, oldest first; org, if not empty, filters by org slug.
+func (s *Store) Flows(org string) ([]domain.Flow, error) {
+	out := []domain.Flow{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketFlows).ForEach(func(_, v []byte) error {
+			var f domain.Flow
+			if err := json.Unmarshal(v, &f); err != nil {
+				return err
+			}
+			if org == "" || f.Org() == org {
+				out = append(out, f)
+			}
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, err
+}
+
+// Event returns the envelope at seq.
+func (s *Store) Event(seq uint64) (*ledger.Envelope, error) {
+	var e *ledger.Envelope
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketEvents).Get(seqKey(seq))
+		if v == nil {
+			return domain.NotFound("ledger entry", fmt.Sprint(seq))
+		}
+		var err error
+		e, err = ledger.Decode(v)
+		return err
+	})
+	return e, err
+}
+
+// EventByID returns the envelope with event id.
+func (s *Store) EventByID(id string) (*ledger.Envelope, error) {
+	var seq uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketEventIDs).Get([]byte(id))
+		if v == nil {
+			return domain.NotFound("event", id)
+		}
+		seq = binary.BigEndian.Uint64(v)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Event(seq)
+}
+
+// Page is one page of envelopes and the total number matching.
+type Page struct {
+	Events []*ledger.Envelope
+	Total  int
+}
+
+// Entries pages through the whole ledger in chain order.
+func (s *Store) Entries(page, size int) (Page, error) {
+	var p Page
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketEvents).Cursor()
+		if last, _ := c.Last(); last != nil {
+			p.Total = int(binary.BigEndian.Uint64(last))
+		}
+		skip := page * size
+		k, v := c.First()
+		if skip > 0 && skip < p.Total {
+			// Sequences are contiguous from 1, so the page starts at skip+1.
+			k, v = c.Seek(seqKey(uint64(skip) + 1))
+		} else if skip >= p.Total {
+			k = nil
+		}
+		for ; k != nil && len(p.Events) < size; k, v = c.Next() {
+			e, err := ledger.Decode(v)
+			if err != nil {
+				return err
+			}
+			p.Events = append(p.Events, e)
+		}
+		return nil
+	})
+	return p, err
+}
+
+// RecordEvents returns every event about one aggregate id, in order.
+func (s *Store) RecordEvents(recordID string) ([]*ledger.Envelope, error) {
+	var out []*ledger.Envelope
+	err := s.db.View(func(tx *bolt.Tx) error {
+		events := tx.Bucket(bucketEvents)
+		prefix := append([]byte(recordID), 0)
+		c := tx.Bucket(bucketRecords).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, _ = c.Next() {
+			e, err := ledger.Decode(events.Get(k[len(prefix):]))
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AuditQuery filters the audit log. Zero values mean "any".
+type AuditQuery struct {
+	EventType string
+	TrailID   string
+	Actor     string
+	From, To  time.Time
+	Page      int
+	Size      int
+	SortDesc  bool
+}
+
+// Audit answers an audit query from the audit indexes.
+func (s *Store) Audit(q AuditQuery) (Page, error) {
+	var p Page
+	err := s.db.View(func(tx *bolt.Tx) error {
+		events := tx.Bucket(bucketEvents)
+		// Walk the most selective index available; other filters are checked
+		// on the decoded envelope.
+		var seqs []uint64
+		switch {
+		case q.EventType != "":
+			seqs = prefixSeqs(tx.Bucket(bucketAuditType), q.EventType)
+		case q.TrailID != "":
+			seqs = prefixSeqs(tx.Bucket(bucketAuditTrail), q.TrailID)
+		case q.Actor != "":
+			seqs = prefixSeqs(tx.Bucket(bucketAuditActor), q.Actor)
+		default:
+			seqs = make([]uint64, 0, 1024)
+			c := events.Cursor()
+			for k, _ := c.First(); k != nil; k, _ = c.Next() {
+				seqs = append(seqs, binary.BigEndian.Uint64(k))
+			}
+		}
+		if q.SortDesc {
+			for i, j := 0, len(seqs)-1; i < j; i, j = i+1, j-1 {
+				seqs[i], seqs[j] = seqs[j], seqs[i]
+			}
+		}
+		skip := q.Page * q.Size
+		for _, seq := range seqs {
+			e, err := ledger.Decode(events.Get(seqKey(seq)))
+			if err != nil {
+				return err
+			}
+			if !auditMatches(e, q) {
+				continue
+			}
+			if p.Total >= skip && len(p.Events) < q.Size {
+				p.Events = append(p.Events, e)
+			}
+			p.Total++
+		}
+		return nil
+	})
+	return p, err
+}
+
+func auditMatches(e *ledger.Envelope, q AuditQuery) bool {
+	if q.EventType != "" && domain.AuditEventType(e.Type, e.Data) != q.EventType {
+		return false
+	}
+	if q.Actor != "" && e.Actor != q.Actor {
+		return false
+	}
+	if q.TrailID != "" {
+		if trail, _, _ := domain.AuditSubjects(e.Aggregate, e.AggregateID, e.Data); trail != q.TrailID {
+			return false
+		}
+	}
+	if !q.From.IsZero() || !q.To.IsZero() {
+		t := e.OccurredAt()
+		if !q.From.IsZero() && t.Before(q.From) {
+			return false
+		}
+		if !q.To.IsZero() && t.After(q.To) {
+			return false
+		}
+	}
+	return true
+}
+
+func prefixSeqs(b *bolt.Bucket, value string) []uint64 {
+	var out []uint64
+	prefix := append([]byte(value), 0)
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) == len(prefix)+8 {
+			out = append(out, binary.BigEndian.Uint64(k[len(prefix):]))
+		}
+	}
+	return out
+}
+
+// SeqAt returns the first applied sequence whose event time is at or after
+// t (applied+1 if none). Event times are non-decreasing along the chain for
+// one writer; with several writers the answer is approximate by clock skew.
+func (s *Store) SeqAt(t time.Time) (uint64, error) {
+	applied := s.Applied()
+	lo, hi := uint64(1), applied+1
+	err := s.db.View(func(tx *bolt.Tx) error {
+		events := tx.Bucket(bucketEvents)
+		for lo < hi {
+			mid := lo + (hi-lo)/2
+			e, err := ledger.Decode(events.Get(seqKey(mid)))
+			if err != nil {
+				return err
+			}
+			if e.OccurredAt().Before(t) {
+				lo = mid + 1
+			} else {
+				hi = mid
+			}
+		}
+		return nil
+	})
+	return lo, err
+}

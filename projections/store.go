@@ -1,0 +1,322 @@
+package projections
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/factstore/factstore/ledger"
+)
+
+// ErrHalted means the runner stopped at a broken link; reads may be stale.
+var ErrHalted = errors.New("projections: halted at a broken ledger link")
+
+// Bucket names. Changing one changes the read-model format: bump
+// SchemaVersion so that old files are rebuilt.
+var (
+	bucketMeta       = []byte("meta")
+	bucketEvents     = []byte("events")      // seq -> stored envelope bytes
+	bucketEventIDs   = []byte("event_ids")   // event id -> seq
+	bucketRecords    = []byte("records")     // aggregateId 0 seq -> nil
+	bucketAuditType  = []byte("audit_type")  // audit type 0 seq -> nil
+	bucketAuditActor = []byte("audit_actor") // actor 0 seq -> nil
+	bucketAuditTrail = []byte("audit_trail") // trail id 0 seq -> nil
+	bucketFlows      = []byte("flows")       // flow id -> flow JSON
+	bucketFlowNames  = []byte("flow_names")  // org/name -> flow id
+
+	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketEventIDs, bucketRecords, bucketAuditType,
+		bucketAuditActor, bucketAuditTrail, bucketFlows, bucketFlowNames}
+
+	keyApplied  = []byte("applied")
+	keyPrevHash = []byte("prevHash")
+	keySchema   = []byte("schema")
+)
+
+// SchemaVersion is the read-model format; a file with another is rebuilt.
+const SchemaVersion = "1"
+
+// Store is the bbolt read-model database.
+type Store struct {
+	db  *bolt.DB
+	log *slog.Logger
+
+	mu      sync.Mutex
+	applied uint64
+	chain   ledger.ChainState
+	halted  *ledger.BrokenError
+	changed chan struct{} // closed and replaced whenever applied or halted changes
+}
+
+// Open opens (creating if needed) the read models at path. A file of
+// another schema version is emptied so that the runner rebuilds it.
+func Open(path string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        2 * time.Second,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("projections: %s is locked by another process (is a server running on this data directory?)", path)
+		}
+		return nil, fmt.Errorf("projections: open %s: %w", path, err)
+	}
+	s := &Store{db: db, log: log, changed: make(chan struct{}), chain: ledger.Genesis()}
+	if err := s.init(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) init() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if m := tx.Bucket(bucketMeta); m != nil && string(m.Get(keySchema)) != SchemaVersion {
+			s.log.Warn("read models have another schema version; rebuilding", "found", string(m.Get(keySchema)))
+			if err := dropAll(tx); err != nil {
+				return err
+			}
+		}
+		if err := createAll(tx); err != nil {
+			return err
+		}
+		m := tx.Bucket(bucketMeta)
+		if err := m.Put(keySchema, []byte(SchemaVersion)); err != nil {
+			return err
+		}
+		if v := m.Get(keyApplied); v != nil {
+			s.applied = binary.BigEndian.Uint64(v)
+			s.chain = ledger.ChainState{NextSeq: s.applied + 1, PrevHash: string(m.Get(keyPrevHash))}
+		}
+		return nil
+	})
+}
+
+func createAll(tx *bolt.Tx) error {
+	for _, b := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return fmt.Errorf("projections: create bucket %s: %w", b, err)
+		}
+	}
+	return nil
+}
+
+func dropAll(tx *bolt.Tx) error {
+	return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		return tx.DeleteBucket(name)
+	})
+}
+
+// Reset drops every read model; the next Run replays the stream from 1.
+func (s *Store) Reset() error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := dropAll(tx); err != nil {
+			return err
+		}
+		if err := createAll(tx); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keySchema, []byte(SchemaVersion))
+	})
+	if err != nil {
+		return fmt.Errorf("projections: reset: %w", err)
+	}
+	s.mu.Lock()
+	s.applied, s.chain, s.halted = 0, ledger.Genesis(), nil
+	s.mu.Unlock()
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// SetNoSync turns fsync of read-model commits off (for a rebuild, which
+// calls Sync at the end) or back on.
+func (s *Store) SetNoSync(v bool) { s.db.NoSync = v }
+
+// Sync flushes the database file.
+func (s *Store) Sync() error { return s.db.Sync() }
+
+// Applied returns the last applied sequence.
+func (s *Store) Applied() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.applied
+}
+
+// Halted returns the broken link the runner stopped at, if any.
+func (s *Store) Halted() *ledger.BrokenError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.halted
+}
+
+// WaitFor blocks until the event at seq is applied (read-your-writes), the
+// runner halts before it, or ctx ends.
+func (s *Store) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		s.mu.Lock()
+		applied, halted, ch := s.applied, s.halted, s.changed
+		s.mu.Unlock()
+		if applied >= seq {
+			return nil
+		}
+		if halted != nil {
+			return fmt.Errorf("%w: %w", ErrHalted, halted)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("projections: waiting for sequence %d: %w", seq, ctx.Err())
+		}
+	}
+}
+
+func (s *Store) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// Dump returns every key and value of every bucket, for comparing a
+// rebuild with the original (the determinism test).
+func (s *Store) Dump() (map[string]map[string]string, error) {
+	out := map[string]map[string]string{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			m := map[string]string{}
+			out[string(name)] = m
+			return b.ForEach(func(k, v []byte) error {
+				m[string(k)] = string(v)
+				return nil
+			})
+		})
+	})
+	return out, err
+}
+
+// Check runs bbolt's consistency check over the file.
+func (s *Store) Check() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	})
+}
+
+func seqKey(seq uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	return k[:]
+}
+
+func indexKey(prefix string, seq uint64) []byte {
+	k := make([]byte, 0, len(prefix)+9)
+	k = append(k, prefix...)
+	k = append(k, 0)
+	return append(k, seqKey(seq)...)
+}
+
+// Source is where the runner reads the stream from.
+type Source interface {
+	// Range returns the events from `from` to `to` (0 = the current end).
+	Range(ctx context.Context, from, to uint64) (ledger.Source, func(), error)
+}
+
+// CatchUp applies every stored event after the last applied one up to the
+// stream's current end, then returns. It is what `factstore rebuild` and
+// start-up use; progress, if set, is called after each transaction.
+func (s *Store) CatchUp(ctx context.Context, src Source, progress func(applied uint64)) error {
+	s.mu.Lock()
+	from := s.applied + 1
+	s.mu.Unlock()
+	items, stop, err := src.Range(ctx, from, 0)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	batch := make([]ledger.Item, 0, applyBatch)
+	for {
+		it, err := items(ctx)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if err == nil {
+			batch = append(batch, it)
+		}
+		if len(batch) == applyBatch || (errors.Is(err, io.EOF) && len(batch) > 0) {
+			if aerr := s.apply(batch); aerr != nil {
+				return aerr
+			}
+			batch = batch[:0]
+			if progress != nil {
+				progress(s.Applied())
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+	}
+}
+
+// applyBatch is how many events one bbolt transaction applies at most.
+const applyBatch = 1000
+
+// apply applies items in one transaction. At a broken link it applies the
+// good events before it, then halts.
+func (s *Store) apply(items []ledger.Item) error {
+	s.mu.Lock()
+	if s.halted != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %w", ErrHalted, s.halted)
+	}
+	chain := s.chain
+	s.mu.Unlock()
+	var broken *ledger.BrokenError
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, it := range items {
+			e, err := ledger.CheckLink(&chain, it)
+			if err != nil {
+				if !errors.As(err, &broken) {
+					return err
+				}
+				break
+			}
+			if err := applyEvent(tx, e, it.Raw); err != nil {
+				return fmt.Errorf("projections: apply %d (%s): %w", e.Seq, e.Type, err)
+			}
+		}
+		m := tx.Bucket(bucketMeta)
+		if err := m.Put(keyApplied, seqKey(chain.NextSeq-1)); err != nil {
+			return err
+		}
+		return m.Put(keyPrevHash, []byte(chain.PrevHash))
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.chain = chain
+	s.applied = chain.NextSeq - 1
+	if broken != nil {
+		s.halted = broken
+		s.log.Error("projection halted: ledger chain broken", "seq", broken.Seq, "reason", broken.Reason)
+	}
+	s.notifyLocked()
+	s.mu.Unlock()
+	if broken != nil {
+		return fmt.Errorf("%w: %w", ErrHalted, broken)
+	}
+	return nil
+}

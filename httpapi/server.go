@@ -93,18 +93,21 @@ func (s *Server) Handler() http.Handler { return s.router }
 func (s *Server) routes() {
 	r := mux.NewRouter()
 	r.Use(s.observe, s.recoverPanics, s.limitBody)
-	r.NotFoundHandler = s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	notFound := s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, fmt.Errorf("%w: %s %s", errRouteNotFound, r.Method, r.URL.Path))
 	}))
-	r.MethodNotAllowedHandler = s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	notAllowed := s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, fmt.Errorf("%w: %s %s", errMethodNotAllowed, r.Method, r.URL.Path))
 	}))
+	r.NotFoundHandler, r.MethodNotAllowedHandler = notFound, notAllowed
 
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 	r.Handle("/metrics", promhttp.HandlerFor(s.cfg.Metrics.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 
-	v1 := r.PathPrefix("/api/v1").Subrouter()
+	// Full paths, not a PathPrefix subrouter: mux answers a method mismatch
+	// inside a subrouter with 404 instead of 405.
+	v1 := routePrefix{r, "/api/v1"}
 	v1.HandleFunc("/flows", s.createFlow).Methods(http.MethodPost)
 	v1.HandleFunc("/flows", s.listFlows).Methods(http.MethodGet)
 	v1.HandleFunc("/flows/{id}", s.getFlow).Methods(http.MethodGet)
@@ -122,6 +125,16 @@ func (s *Server) routes() {
 	v1.HandleFunc("/ledger/verify/{recordId}", s.verifyRecord).Methods(http.MethodPost)
 	v1.HandleFunc("/ledger/verify-chain", s.verifyChain).Methods(http.MethodPost)
 	s.router = r
+}
+
+// routePrefix registers routes under a path prefix on the root router.
+type routePrefix struct {
+	r      *mux.Router
+	prefix string
+}
+
+func (p routePrefix) HandleFunc(path string, h http.HandlerFunc) *mux.Route {
+	return p.r.HandleFunc(p.prefix+path, h)
 }
 
 // actorOf names who caused a write. Until authentication lands every

@@ -90,13 +90,13 @@ func (c *WriterConfig) setDefaults() {
 func (c *WriterConfig) validate() error {
 	var errs []error
 	if c.Conn == nil {
-		errs = append(errs, errors.New("Conn is required"))
+		errs = append(errs, errors.New("conn is required"))
 	}
 	if c.JS == nil {
-		errs = append(errs, errors.New("JS is required"))
+		errs = append(errs, errors.New("jetstream context is required"))
 	}
 	if c.Signer == nil {
-		errs = append(errs, errors.New("Signer is required"))
+		errs = append(errs, errors.New("signer is required"))
 	}
 	return errors.Join(errs...)
 }
@@ -153,7 +153,6 @@ type pending struct {
 	err    error
 	follow *pending // same idempotency key as an earlier request in the batch
 	replay []uint64 // seqs of an earlier request with the same key
-	drafts []ledger.Draft
 }
 
 // Writer is the single appender of a process. Submit is safe for concurrent
@@ -172,7 +171,6 @@ type Writer struct {
 
 	mu     sync.RWMutex // guards pub*
 	pubSeq uint64
-	pubErr error
 	broken error
 }
 
@@ -423,11 +421,11 @@ func (w *Writer) process(batch []*pending) (n int) {
 			p.res, p.err, p.follow, p.replay = Result{}, nil, nil, nil
 		}
 		if errors.Is(err, errWrongLastSeq) && attempt < 100 {
-			if cerr := w.catchUp(ctx); cerr != nil {
-				err = cerr
-			} else {
+			cerr := w.catchUp(ctx)
+			if cerr == nil {
 				continue
 			}
+			err = cerr
 		}
 		w.cfg.Logger.Error("append failed", "err", err, "events", len(sealed))
 		for _, p := range batch[:n] {

@@ -28,7 +28,7 @@ func decodeJSON(r *http.Request, v any) error {
 		case errors.As(err, &typeErr):
 			return fmt.Errorf("%w: field %q must be %s, not %s", errBadJSON, typeErr.Field, typeErr.Type, typeErr.Value)
 		default:
-			return fmt.Errorf("%w: %v", errBadJSON, err)
+			return fmt.Errorf("%w: %w", errBadJSON, err)
 		}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {

@@ -191,7 +191,7 @@ func TestRebuildIsDeterministic(t *testing.T) {
 	require.NoError(t, store.Check())
 	conn.Close()
 	require.NoError(t, store.Close())
-	require.Equal(t, len(before), len(after))
+	require.Len(t, after, len(before))
 	for name, b := range before {
 		assert.Equal(t, b, after[name], "bucket %s differs after rebuild", name)
 	}

@@ -56,16 +56,16 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	var errs []error
 	if cfg.Writer == nil {
-		errs = append(errs, errors.New("Writer is required"))
+		errs = append(errs, errors.New("writer is required"))
 	}
 	if cfg.Store == nil {
-		errs = append(errs, errors.New("Store is required"))
+		errs = append(errs, errors.New("store is required"))
 	}
 	if cfg.Reader == nil {
-		errs = append(errs, errors.New("Reader is required"))
+		errs = append(errs, errors.New("reader is required"))
 	}
 	if cfg.Keys == nil {
-		errs = append(errs, errors.New("Keys is required"))
+		errs = append(errs, errors.New("keys is required"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)

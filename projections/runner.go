@@ -35,8 +35,8 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) error {
 	}
 	in := make(chan ledger.Item, 4*applyBatch)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
-		md, err := m.Metadata()
-		if err != nil {
+		md, merr := m.Metadata()
+		if merr != nil {
 			return
 		}
 		select {

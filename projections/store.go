@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/factstore/factstore/ledger"
 )
@@ -66,7 +67,7 @@ func Open(path string, log *slog.Logger) (*Store, error) {
 		FreelistType:   bolt.FreelistMapType,
 	})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("projections: %s is locked by another process (is a server running on this data directory?)", path)
 		}
 		return nil, fmt.Errorf("projections: open %s: %w", path, err)

@@ -56,7 +56,7 @@ func serveCmd() *cobra.Command {
 				"keyId", node.Signer.KeyID())
 			go verifyAtStart(ctx, node)
 
-			ln, err := net.Listen("tcp", httpAddr)
+			ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", httpAddr)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", httpAddr, err)
 			}

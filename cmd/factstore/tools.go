@@ -241,7 +241,7 @@ func verifyFile(ctx context.Context, path, keysFile string) (ledger.Report, erro
 		return ledger.Report{}, fmt.Errorf("%s: empty export", path)
 	}
 	var h exportHeader
-	if err := json.Unmarshal(sc.Bytes(), &h); err != nil || h.Format != exportFormat {
+	if jerr := json.Unmarshal(sc.Bytes(), &h); jerr != nil || h.Format != exportFormat {
 		return ledger.Report{}, fmt.Errorf("%s: not a factstore ledger export (bad header line)", path)
 	}
 	var keys *ledger.Keyring

@@ -261,7 +261,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		conn.Close()
 		return nil, err
 	}
-	if err := n.Store.CatchUp(ctx, conn.Reader, nil); err != nil && !errors.Is(err, projections.ErrHalted) {
+	if err = n.Store.CatchUp(ctx, conn.Reader, nil); err != nil && !errors.Is(err, projections.ErrHalted) {
 		n.closeParts()
 		return nil, err
 	}
@@ -285,11 +285,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	go func() {
 		defer close(n.done)
 		for runCtx.Err() == nil {
-			err := n.Store.Run(runCtx, projections.RunConfig{JS: conn.JS, Stream: cfg.Stream, ObserveApply: metrics.ObserveApply})
-			if err == nil || errors.Is(err, projections.ErrHalted) {
+			rerr := n.Store.Run(runCtx, projections.RunConfig{JS: conn.JS, Stream: cfg.Stream, ObserveApply: metrics.ObserveApply})
+			if rerr == nil || errors.Is(rerr, projections.ErrHalted) {
 				return
 			}
-			cfg.Logger.Error("projection runner stopped; restarting", "err", err)
+			cfg.Logger.Error("projection runner stopped; restarting", "err", rerr)
 			select {
 			case <-runCtx.Done():
 			case <-time.After(time.Second):

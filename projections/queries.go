@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -148,13 +149,20 @@ type AuditQuery struct {
 	SortDesc  bool
 }
 
-// Audit answers an audit query from the audit indexes.
+// Audit answers an audit query from the audit indexes. With at most one
+// of eventType, trailId and actor and no time bounds, the index alone
+// decides the match, so only the page's events are decoded.
 func (s *Store) Audit(q AuditQuery) (Page, error) {
 	var p Page
 	err := s.db.View(func(tx *bolt.Tx) error {
 		events := tx.Bucket(bucketEvents)
-		// Walk the most selective index available; other filters are checked
-		// on the decoded envelope.
+		filters := 0
+		for _, f := range []string{q.EventType, q.TrailID, q.Actor} {
+			if f != "" {
+				filters++
+			}
+		}
+		exact := filters <= 1 && q.From.IsZero() && q.To.IsZero()
 		var seqs []uint64
 		switch {
 		case q.EventType != "":
@@ -163,28 +171,32 @@ func (s *Store) Audit(q AuditQuery) (Page, error) {
 			seqs = prefixSeqs(tx.Bucket(bucketAuditTrail), q.TrailID)
 		case q.Actor != "":
 			seqs = prefixSeqs(tx.Bucket(bucketAuditActor), q.Actor)
+		case exact:
+			return pageOfAll(events, q, &p)
 		default:
-			seqs = make([]uint64, 0, 1024)
 			c := events.Cursor()
 			for k, _ := c.First(); k != nil; k, _ = c.Next() {
 				seqs = append(seqs, binary.BigEndian.Uint64(k))
 			}
 		}
 		if q.SortDesc {
-			for i, j := 0, len(seqs)-1; i < j; i, j = i+1, j-1 {
-				seqs[i], seqs[j] = seqs[j], seqs[i]
-			}
+			slices.Reverse(seqs)
 		}
 		skip := q.Page * q.Size
 		for _, seq := range seqs {
+			inPage := p.Total >= skip && len(p.Events) < q.Size
+			if exact && !inPage {
+				p.Total++
+				continue
+			}
 			e, err := ledger.Decode(events.Get(seqKey(seq)))
 			if err != nil {
 				return err
 			}
-			if !auditMatches(e, q) {
+			if !exact && !auditMatches(e, q) {
 				continue
 			}
-			if p.Total >= skip && len(p.Events) < q.Size {
+			if inPage {
 				p.Events = append(p.Events, e)
 			}
 			p.Total++
@@ -192,6 +204,31 @@ func (s *Store) Audit(q AuditQuery) (Page, error) {
 		return nil
 	})
 	return p, err
+}
+
+// pageOfAll pages through every event without a filter: sequences are
+// contiguous from 1, so the page's positions are computed, not searched.
+func pageOfAll(events *bolt.Bucket, q AuditQuery, p *Page) error {
+	c := events.Cursor()
+	last, _ := c.Last()
+	if last == nil {
+		return nil
+	}
+	total := binary.BigEndian.Uint64(last)
+	p.Total = int(total)
+	skip := uint64(q.Page) * uint64(q.Size)
+	for i := uint64(0); i < uint64(q.Size) && skip+i < total; i++ {
+		seq := skip + i + 1
+		if q.SortDesc {
+			seq = total - skip - i
+		}
+		e, err := ledger.Decode(events.Get(seqKey(seq)))
+		if err != nil {
+			return err
+		}
+		p.Events = append(p.Events, e)
+	}
+	return nil
 }
 
 func auditMatches(e *ledger.Envelope, q AuditQuery) bool {

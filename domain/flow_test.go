@@ -2,7 +2,6 @@ package domain_test
 
 import (
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +156,5 @@ func TestAuditEventType(t *testing.T) {
 	}
 	assert.Equal(t, "GATE_ALLOWED", domain.AuditEventType("compliance.asserted", []byte(`{"compliant":true}`)))
 	assert.Equal(t, "GATE_BLOCKED", domain.AuditEventType("compliance.asserted", []byte(`{"compliant":false}`)))
-	assert.True(t, errors.Is(domain.NotFound("flow", "x"), domain.ErrNotFound))
+	assert.ErrorIs(t, domain.NotFound("flow", "x"), domain.ErrNotFound)
 }

@@ -6,10 +6,12 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
 )
 
 // EmbeddedConfig configures the in-process nats-server.
@@ -20,6 +22,33 @@ type EmbeddedConfig struct {
 	Listen string
 	// MaxPayload bounds one message (default 32 MiB; large snapshots need it).
 	MaxPayload int32
+	// AllowExternalWrites lets clients of the Listen address publish and
+	// manage streams. By default they may only read: subscribe to events,
+	// create consumers and fetch messages. Only Factstore's in-process
+	// connection appends to the ledger.
+	AllowExternalWrites bool
+}
+
+// readOnlyUser is who a client of the listener is when it presents no
+// credentials: it may read the ledger, never write it.
+const readOnlyUser = "reader"
+
+// inProcessCreds holds the random credentials of each embedded server's
+// privileged in-process user.
+var inProcessCreds sync.Map // *server.Server -> [2]string
+
+func readOnlyPermissions() *server.Permissions {
+	return &server.Permissions{
+		Publish: &server.SubjectPermission{
+			Allow: []string{"$JS.API.>", "$JS.ACK.>", "$JS.FC.>", "_INBOX.>"},
+			Deny: []string{SubjectPrefix + ">",
+				"$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>", "$JS.API.STREAM.DELETE.>",
+				"$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.MSG.DELETE.>", "$JS.API.STREAM.RESTORE.>",
+				"$JS.API.STREAM.SNAPSHOT.>", "$JS.API.STREAM.PEER.>", "$JS.API.STREAM.LEADER.>",
+				"$JS.API.META.>", "$JS.API.ACCOUNT.>", "$JS.API.SERVER.>"},
+		},
+		Subscribe: &server.SubjectPermission{Allow: []string{">"}},
+	}
 }
 
 // StartEmbedded starts a nats-server with JetStream file storage and
@@ -40,9 +69,18 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 		NoLog:              true,
 		JetStreamMaxMemory: 256 << 20,
 	}
+	var creds [2]string
 	if cfg.Listen == "" {
 		opts.DontListen = true
 	} else {
+		if !cfg.AllowExternalWrites {
+			creds = [2]string{"factstore", nuid.Next() + nuid.Next()}
+			opts.Users = []*server.User{
+				{Username: creds[0], Password: creds[1]},
+				{Username: readOnlyUser, Permissions: readOnlyPermissions()},
+			}
+			opts.NoAuthUser = readOnlyUser
+		}
 		host, portStr, err := net.SplitHostPort(cfg.Listen)
 		if err != nil {
 			return nil, fmt.Errorf("eventstore: nats listen address %q: %w", cfg.Listen, err)
@@ -57,6 +95,9 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: start nats-server: %w", err)
 	}
+	if creds[0] != "" {
+		inProcessCreds.Store(ns, creds)
+	}
 	go ns.Start()
 	if !ns.ReadyForConnections(30 * time.Second) {
 		ns.Shutdown()
@@ -68,7 +109,12 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 // ConnectInProcess opens a client connection to an embedded server without
 // going through TCP (about twice as fast for synchronous publishes).
 func ConnectInProcess(ns *server.Server) (*nats.Conn, error) {
-	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("factstore"), nats.MaxReconnects(-1))
+	opts := []nats.Option{nats.InProcessServer(ns), nats.Name("factstore"), nats.MaxReconnects(-1)}
+	if c, ok := inProcessCreds.Load(ns); ok {
+		creds := c.([2]string)
+		opts = append(opts, nats.UserInfo(creds[0], creds[1]))
+	}
+	nc, err := nats.Connect("", opts...)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: connect in-process: %w", err)
 	}

@@ -52,6 +52,14 @@ type WriterConfig struct {
 	Stream string
 	// Signer seals every event.
 	Signer *ledger.Signer
+	// Keys, if set, must have signed every stored event the writer catches
+	// up with past Trusted; the writer refuses to extend a chain that holds
+	// an event no trusted key signed.
+	Keys *ledger.Keyring
+	// Trusted is a checkpoint up to which the chain was already verified
+	// (the read models' ledger.Checkpoint); only hashes and links are
+	// re-checked up to it.
+	Trusted ledger.Checkpoint
 	// MaxBatchEvents caps one atomic batch (default 256; JetStream allows 1000).
 	MaxBatchEvents int
 	// MaxBatchBytes caps the bytes of one batch (default 8 MiB).
@@ -277,35 +285,45 @@ func idemEventID(key string, i int) string {
 	return uuid.NewSHA1(idempotencyNS, []byte(key+"\x00"+strconv.Itoa(i))).String()
 }
 
-// catchUp folds the stream from the writer's head to the stream's end.
+// catchUp folds the stream from the writer's head to the stream's end,
+// verifying each event (signatures past the trusted checkpoint) first.
 func (w *Writer) catchUp(ctx context.Context) error {
 	src, stop, err := w.reader.Range(ctx, w.head.NextSeq, 0)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	for {
-		it, err := src(ctx)
-		if errors.Is(err, io.EOF) {
-			break
+	checker := ledger.Checker{Keys: w.cfg.Keys, Trusted: w.cfg.Trusted}
+	items := make([]ledger.Item, 0, 512)
+	for done := false; !done; {
+		items = items[:0]
+		for len(items) < cap(items) {
+			it, rerr := src(ctx)
+			if errors.Is(rerr, io.EOF) {
+				done = true
+				break
+			}
+			if rerr != nil {
+				return rerr
+			}
+			items = append(items, it)
 		}
-		if err != nil {
-			return err
+		envs, cerr := checker.Check(&w.head, items)
+		for _, e := range envs {
+			if err := w.state.Apply(Recorded(e)); err != nil {
+				return err
+			}
+			w.state.Commit()
+			if id, perr := uuid.Parse(e.ID); perr == nil && id.Version() == 5 {
+				w.idem[e.ID] = e.Seq
+			}
 		}
-		e, err := ledger.CheckLink(&w.head, it)
-		if err != nil {
+		if cerr != nil {
 			w.mu.Lock()
-			w.broken = fmt.Errorf("%w: %w", ErrChainBroken, err)
+			w.broken = fmt.Errorf("%w: %w", ErrChainBroken, cerr)
 			w.mu.Unlock()
-			w.cfg.Logger.Error("ledger chain broken; writes refused", "err", err)
-			return nil
-		}
-		if err := w.state.Apply(Recorded(e)); err != nil {
-			return err
-		}
-		w.state.Commit()
-		if id, perr := uuid.Parse(e.ID); perr == nil && id.Version() == 5 {
-			w.idem[e.ID] = e.Seq
+			w.cfg.Logger.Error("ledger chain broken; writes refused", "err", cerr)
+			break
 		}
 	}
 	w.mu.Lock()

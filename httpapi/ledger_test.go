@@ -210,7 +210,7 @@ func TestTwoNodesOneChain(t *testing.T) {
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
-	ns, err := eventstore.StartEmbedded(eventstore.EmbeddedConfig{DataDir: natsDir, Listen: addr})
+	ns, err := eventstore.StartEmbedded(eventstore.EmbeddedConfig{DataDir: natsDir, Listen: addr, AllowExternalWrites: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
 	url := "nats://" + addr

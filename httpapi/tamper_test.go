@@ -2,9 +2,15 @@ package httpapi_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -55,4 +61,43 @@ func TestForgedEventHaltsEverything(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, n2.do(t, http.MethodGet, "/readyz", nil).status)
 	// Reads of what was applied still work.
 	assert.Len(t, n2.do(t, http.MethodGet, "/api/v1/flows", nil).list(t), 5)
+}
+
+// A forger with write access to the stream appends an event with the right
+// seq, prev and hash, signed by a key nobody trusts: it is never applied,
+// readiness fails at its sequence and no write is chained onto it.
+func TestEventSignedByUntrustedKeyIsRefused(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	n.createFlow(t, map[string]any{"name": "genuine"})
+	raw, err := n.Reader.Get(context.Background(), 1)
+	require.NoError(t, err)
+	e, err := ledger.Decode(raw)
+	require.NoError(t, err)
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	forger := ledger.NewSigner(priv, time.Now())
+	e.ID, e.AggregateID = uuid.NewString(), "forged-flow"
+	e.Data = json.RawMessage(strings.ReplaceAll(string(e.Data), `"name":"genuine"`, `"name":"forged"`))
+	e.Data = json.RawMessage(strings.Replace(string(e.Data), `"id":"`, `"id":"forged-flow","x":"`, 1))
+	d, err := ledger.NewDraft(*e, "")
+	require.NoError(t, err)
+	sealed := forger.Seal(d, 2, e.Hash)
+	_, err = n.JS.Publish(context.Background(), eventstore.Subject(e.Org, e.Aggregate, e.Type), sealed.Raw)
+	require.NoError(t, err)
+
+	require.Eventually(t, func() bool { return n.Store.Halted() != nil }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, uint64(2), n.Store.Halted().Seq)
+	assert.Contains(t, n.Store.Halted().Reason, "unknown signing key")
+	requireErrorBody(t, n.do(t, http.MethodGet, "/api/v1/flows/forged-flow", nil), http.StatusNotFound)
+	ready := n.do(t, http.MethodGet, "/readyz", nil)
+	require.Equal(t, http.StatusServiceUnavailable, ready.status)
+	assert.InDelta(t, 2, ready.json(t)["seq"], 0)
+
+	// The running writer does not know about the forgery until it loses an
+	// expected-sequence race; it then catches up, sees it, and refuses.
+	requireErrorBody(t, n.do(t, http.MethodPost, "/api/v1/flows", map[string]any{"name": "on-top"}), http.StatusServiceUnavailable)
+	last, err := n.Reader.LastSeq(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), last, "nothing chained onto the forgery")
 }

@@ -129,12 +129,20 @@ func (s *Signer) Seal(d Draft, seq uint64, prev string) Sealed {
 // tailMarker starts the members Seal appends after the canonical bytes.
 var tailMarker = []byte(`,"hash":"`)
 
+// sealedTail is exactly what Seal appends after the canonical bytes of e. The
+// fast path may trust the stored prefix only if nothing else follows it:
+// encoding/json keeps the last of duplicate (and case-insensitively equal)
+// keys, so members appended after sig would override signed fields.
+func sealedTail(e *Envelope) []byte {
+	return []byte(`,"hash":"` + e.Hash + `","keyId":"` + e.KeyID + `","sig":"` + e.Sig + `"}`)
+}
+
 // storedHash recomputes the hash of a stored envelope. The fast path hashes
 // the stored prefix directly (the bytes Seal produced); if the stored form was
 // re-serialised, it falls back to canonicalising the decoded fields, so any
 // faithful copy of the ledger verifies.
 func storedHash(raw []byte, e *Envelope) (string, error) {
-	if i := bytes.LastIndex(raw, tailMarker); i > 0 {
+	if i := bytes.LastIndex(raw, tailMarker); i > 0 && bytes.Equal(raw[i:], sealedTail(e)) {
 		h := sha256.New()
 		h.Write(raw[:i])
 		h.Write([]byte{'}'})

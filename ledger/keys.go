@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -71,11 +72,11 @@ func LoadOrCreateSigner(path string) (*Signer, bool, error) {
 	raw, err := os.ReadFile(path) //nolint:gosec // path is the operator's data directory.
 	if err == nil {
 		var kf keyFile
-		if err := json.Unmarshal(raw, &kf); err != nil {
-			return nil, false, fmt.Errorf("ledger: read signing key %s: %w", path, err)
+		if jerr := json.Unmarshal(raw, &kf); jerr != nil {
+			return nil, false, fmt.Errorf("ledger: read signing key %s: %w", path, jerr)
 		}
-		seed, err := base64.StdEncoding.DecodeString(kf.Seed)
-		if err != nil || len(seed) != ed25519.SeedSize {
+		seed, derr := base64.StdEncoding.DecodeString(kf.Seed)
+		if derr != nil || len(seed) != ed25519.SeedSize {
 			return nil, false, fmt.Errorf("ledger: signing key %s: bad seed", path)
 		}
 		return NewSigner(ed25519.NewKeyFromSeed(seed), kf.CreatedAt), false, nil
@@ -103,10 +104,40 @@ func LoadOrCreateSigner(path string) (*Signer, bool, error) {
 	return s, true, nil
 }
 
-// Keyring maps key ids to public keys trusted for verification.
+// Keyring maps key ids to public keys trusted for verification. It is safe
+// for concurrent use.
 type Keyring struct {
+	mu   sync.RWMutex
 	keys map[string]ed25519.PublicKey
 	info map[string]PublicKey
+	// miss, if set, is asked for more keys when a key id is unknown (a peer
+	// instance's key added to the trusted directory while we run).
+	miss func(keyID string) []PublicKey
+}
+
+// OnUnknownKey sets a function asked for more keys when a signature names a
+// key id the keyring does not hold.
+func (k *Keyring) OnUnknownKey(f func(keyID string) []PublicKey) {
+	k.mu.Lock()
+	k.miss = f
+	k.mu.Unlock()
+}
+
+func (k *Keyring) lookup(keyID string) (ed25519.PublicKey, bool) {
+	k.mu.RLock()
+	pub, ok := k.keys[keyID]
+	miss := k.miss
+	k.mu.RUnlock()
+	if ok || miss == nil {
+		return pub, ok
+	}
+	for _, pk := range miss(keyID) {
+		_ = k.Add(pk)
+	}
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	pub, ok = k.keys[keyID]
+	return pub, ok
 }
 
 // NewKeyring builds a keyring from public key descriptions.
@@ -129,24 +160,28 @@ func (k *Keyring) Add(pk PublicKey) error {
 	if KeyID(raw) != pk.KeyID {
 		return fmt.Errorf("ledger: public key id %q does not match the key (%s)", pk.KeyID, KeyID(raw))
 	}
+	k.mu.Lock()
 	k.keys[pk.KeyID] = raw
 	k.info[pk.KeyID] = pk
+	k.mu.Unlock()
 	return nil
 }
 
 // Keys lists the trusted keys, sorted by id.
 func (k *Keyring) Keys() []PublicKey {
+	k.mu.RLock()
 	out := make([]PublicKey, 0, len(k.info))
 	for _, v := range k.info {
 		out = append(out, v)
 	}
+	k.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].KeyID < out[j].KeyID })
 	return out
 }
 
 // verify checks sig (base64) over the hex digest with key id.
 func (k *Keyring) verify(keyID, hexDigest, sig string) error {
-	pub, ok := k.keys[keyID]
+	pub, ok := k.lookup(keyID)
 	if !ok {
 		return fmt.Errorf("unknown signing key %q", keyID)
 	}
@@ -154,7 +189,7 @@ func (k *Keyring) verify(keyID, hexDigest, sig string) error {
 	if err != nil || len(digest) != sha256.Size {
 		return errors.New("hash is not a hex SHA-256")
 	}
-	s, err := base64.StdEncoding.DecodeString(sig)
+	s, err := base64.StdEncoding.Strict().DecodeString(sig)
 	if err != nil || len(s) != ed25519.SignatureSize {
 		return errors.New("signature is not a base64 Ed25519 signature")
 	}

@@ -91,7 +91,12 @@ func link(st *ChainState, pos uint64, c checked) error {
 		return fail(fmt.Sprintf("unreadable event: %v", c.err))
 	}
 	if pos != st.NextSeq {
-		return fail(fmt.Sprintf("expected sequence %d next, found position %d (an event is missing)", st.NextSeq, pos))
+		reason := fmt.Sprintf("expected sequence %d next, found position %d (an event is missing)", st.NextSeq, pos)
+		if pos > st.NextSeq {
+			// Nothing is stored at the expected position: that is where it breaks.
+			return &BrokenError{Seq: st.NextSeq, Reason: reason}
+		}
+		return fail(reason)
 	}
 	if c.env.Seq != pos {
 		return fail(fmt.Sprintf("event carries sequence %d at position %d (events deleted, inserted or reordered)", c.env.Seq, pos))
@@ -108,14 +113,76 @@ func link(st *ChainState, pos uint64, c checked) error {
 }
 
 // CheckLink verifies one event's hash and its link to st, without checking
-// the signature; projectors call it for every event they apply. It returns the
-// decoded envelope and advances st on success.
+// the signature. It returns the decoded envelope and advances st on success.
+// Consumers of a live stream use a Checker, which also checks signatures.
 func CheckLink(st *ChainState, it Item) (*Envelope, error) {
 	c := checkOne(it.Raw, nil)
 	if err := link(st, it.Pos, c); err != nil {
 		return c.env, err
 	}
 	return c.env, nil
+}
+
+// Checkpoint is a position up to which the chain was fully verified
+// (signatures included), and the hash of the event there. Because every hash
+// covers the previous one, a replay whose recomputed chain reaches the same
+// hash at Seq has byte-identical events up to Seq, so their signatures need
+// not be checked again.
+type Checkpoint struct {
+	Seq  uint64 `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+// Checker verifies events in stream order as a consumer applies them: hash,
+// link and position always; signatures for every event past Trusted. The
+// per-event work runs on Workers goroutines.
+type Checker struct {
+	// Keys must have signed every event past Trusted.
+	Keys *Keyring
+	// Trusted is the last fully verified position (zero: none).
+	Trusted Checkpoint
+	// Workers check hashes and signatures in parallel; 0 means GOMAXPROCS.
+	Workers int
+}
+
+// Check verifies items, which continue the chain at st. It returns the
+// envelopes of the good prefix and advances st past it; at the first bad
+// event it also returns a *BrokenError.
+func (c *Checker) Check(st *ChainState, items []Item) ([]*Envelope, error) {
+	results := make([]checked, len(items))
+	workers := c.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	// Items at or before the trusted checkpoint need no signature check.
+	split := 0
+	for i, it := range items {
+		pos := it.Pos
+		if pos == 0 {
+			pos = st.NextSeq + uint64(i)
+		}
+		if pos > c.Trusted.Seq {
+			break
+		}
+		split = i + 1
+	}
+	parallelCheck(items[:split], results[:split], nil, workers)
+	parallelCheck(items[split:], results[split:], c.Keys, workers)
+	out := make([]*Envelope, 0, len(items))
+	for i, it := range items {
+		if err := link(st, it.Pos, results[i]); err != nil {
+			return out, err
+		}
+		e := results[i].env
+		if c.Trusted.Seq != 0 && e.Seq == c.Trusted.Seq && e.Hash != c.Trusted.Hash {
+			// Roll st back: this event is not accepted.
+			st.NextSeq, st.PrevHash = e.Seq, e.Prev
+			return out, &BrokenError{Seq: e.Seq, ID: e.ID, Reason: fmt.Sprintf(
+				"hash %s differs from the verified checkpoint %s at this sequence (history was rewritten)", e.Hash, c.Trusted.Hash)}
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // Report summarises a verification run.

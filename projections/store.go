@@ -1,8 +1,10 @@
 package projections
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,13 +33,17 @@ var (
 	bucketAuditTrail = []byte("audit_trail") // trail id 0 seq -> nil
 	bucketFlows      = []byte("flows")       // flow id -> flow JSON
 	bucketFlowNames  = []byte("flow_names")  // org/name -> flow id
+	// bucketVerified survives Reset: it holds the checkpoint up to which the
+	// chain was fully verified, signatures included (see ledger.Checkpoint).
+	bucketVerified = []byte("verified")
 
 	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketEventIDs, bucketRecords, bucketAuditType,
-		bucketAuditActor, bucketAuditTrail, bucketFlows, bucketFlowNames}
+		bucketAuditActor, bucketAuditTrail, bucketFlows, bucketFlowNames, bucketVerified}
 
 	keyApplied  = []byte("applied")
 	keyPrevHash = []byte("prevHash")
 	keySchema   = []byte("schema")
+	keyVerified = []byte("checkpoint")
 )
 
 // SchemaVersion is the read-model format; a file with another is rebuilt.
@@ -49,6 +55,8 @@ type Store struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
+	keys    *ledger.Keyring
+	trusted ledger.Checkpoint
 	applied uint64
 	chain   ledger.ChainState
 	halted  *ledger.BrokenError
@@ -95,6 +103,11 @@ func (s *Store) init() error {
 		if err := m.Put(keySchema, []byte(SchemaVersion)); err != nil {
 			return err
 		}
+		if v := tx.Bucket(bucketVerified).Get(keyVerified); v != nil {
+			if err := json.Unmarshal(v, &s.trusted); err != nil {
+				return fmt.Errorf("projections: read verified checkpoint: %w", err)
+			}
+		}
 		if v := m.Get(keyApplied); v != nil {
 			s.applied = binary.BigEndian.Uint64(v)
 			s.chain = ledger.ChainState{NextSeq: s.applied + 1, PrevHash: string(m.Get(keyPrevHash))}
@@ -118,10 +131,49 @@ func dropAll(tx *bolt.Tx) error {
 	})
 }
 
-// Reset drops every read model; the next Run replays the stream from 1.
+// dropReadModels drops every bucket but the verified checkpoint.
+func dropReadModels(tx *bolt.Tx) error {
+	var names [][]byte
+	err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		if !bytes.Equal(name, bucketVerified) {
+			names = append(names, append([]byte(nil), name...))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := tx.DeleteBucket(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetKeys makes the store check the signature of every event it applies
+// past its verified checkpoint, and halt at one no trusted key signed.
+// Without keys only hashes and links are checked.
+func (s *Store) SetKeys(keys *ledger.Keyring) {
+	s.mu.Lock()
+	s.keys = keys
+	s.mu.Unlock()
+}
+
+// Verified returns the checkpoint up to which every applied event's
+// signature was verified (it survives Reset).
+func (s *Store) Verified() ledger.Checkpoint {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.trusted
+}
+
+// Reset drops every read model; the next Run replays the stream from 1. The
+// verified checkpoint is kept, so the replay re-checks hashes and links up
+// to it but not signatures it already checked.
 func (s *Store) Reset() error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if err := dropAll(tx); err != nil {
+		if err := dropReadModels(tx); err != nil {
 			return err
 		}
 		if err := createAll(tx); err != nil {
@@ -274,27 +326,30 @@ func (s *Store) CatchUp(ctx context.Context, src Source, progress func(applied u
 // applyBatch is how many events one bbolt transaction applies at most.
 const applyBatch = 1000
 
-// apply applies items in one transaction. At a broken link it applies the
-// good events before it, then halts.
+// apply applies items in one transaction. At a broken link (or an event no
+// trusted key signed) it applies the good events before it, then halts.
 func (s *Store) apply(items []ledger.Item) error {
 	s.mu.Lock()
 	if s.halted != nil {
 		s.mu.Unlock()
 		return fmt.Errorf("%w: %w", ErrHalted, s.halted)
 	}
-	chain := s.chain
+	chain, keys, trusted := s.chain, s.keys, s.trusted
 	s.mu.Unlock()
+	// The CPU work (decode, hash, signatures) runs before the write
+	// transaction, in parallel.
+	checker := ledger.Checker{Keys: keys, Trusted: trusted}
+	envs, cerr := checker.Check(&chain, items)
 	var broken *ledger.BrokenError
+	if cerr != nil && !errors.As(cerr, &broken) {
+		return cerr
+	}
+	if keys != nil && chain.NextSeq-1 > trusted.Seq {
+		trusted = ledger.Checkpoint{Seq: chain.NextSeq - 1, Hash: chain.PrevHash}
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, it := range items {
-			e, err := ledger.CheckLink(&chain, it)
-			if err != nil {
-				if !errors.As(err, &broken) {
-					return err
-				}
-				break
-			}
-			if err := applyEvent(tx, e, it.Raw); err != nil {
+		for i, e := range envs {
+			if err := applyEvent(tx, e, items[i].Raw); err != nil {
 				return fmt.Errorf("projections: apply %d (%s): %w", e.Seq, e.Type, err)
 			}
 		}
@@ -302,13 +357,20 @@ func (s *Store) apply(items []ledger.Item) error {
 		if err := m.Put(keyApplied, seqKey(chain.NextSeq-1)); err != nil {
 			return err
 		}
-		return m.Put(keyPrevHash, []byte(chain.PrevHash))
+		if err := m.Put(keyPrevHash, []byte(chain.PrevHash)); err != nil {
+			return err
+		}
+		cp, err := json.Marshal(trusted)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketVerified).Put(keyVerified, cp)
 	})
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.chain = chain
+	s.chain, s.trusted = chain, trusted
 	s.applied = chain.NextSeq - 1
 	if broken != nil {
 		s.halted = broken

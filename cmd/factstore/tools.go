@@ -77,6 +77,11 @@ func rebuildCmd() *cobra.Command {
 				return err
 			}
 			defer func() { _ = store.Close() }()
+			keys, err := app.LoadKeyring(sf.dataDir, nil)
+			if err != nil {
+				return err
+			}
+			store.SetKeys(keys)
 			conn, err := app.Dial(ctx, app.Config{DataDir: sf.dataDir, NATSURL: sf.natsURL, Replicas: sf.replicas})
 			if err != nil {
 				return err

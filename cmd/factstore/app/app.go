@@ -171,7 +171,22 @@ func LoadKeyring(dataDir string, signer *ledger.Signer) (*ledger.Keyring, error)
 			return nil, err
 		}
 	}
+	// A peer's key dropped into the trusted directory while we run is
+	// picked up the first time one of its signatures is met.
+	k.OnUnknownKey(func(string) []ledger.PublicKey { return trustedKeys(dataDir) })
 	return k, nil
+}
+
+func trustedKeys(dataDir string) []ledger.PublicKey {
+	files, _ := filepath.Glob(filepath.Join(TrustedKeysDir(dataDir), "*.json"))
+	var out []ledger.PublicKey
+	for _, f := range files {
+		k, err := ledger.NewKeyring()
+		if err == nil && AddKeysFile(k, f) == nil {
+			out = append(out, k.Keys()...)
+		}
+	}
+	return out
 }
 
 func loadSignerIfExists(dataDir string) (*ledger.Signer, bool, error) {
@@ -261,6 +276,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		conn.Close()
 		return nil, err
 	}
+	n.Store.SetKeys(keys)
 	if err = n.Store.CatchUp(ctx, conn.Reader, nil); err != nil && !errors.Is(err, projections.ErrHalted) {
 		n.closeParts()
 		return nil, err
@@ -275,6 +291,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	metrics = httpapi.NewMetrics(head, n.Store.Applied)
 	if n.Writer, err = eventstore.NewWriter(ctx, eventstore.WriterConfig{
 		Conn: conn.NC, JS: conn.JS, Stream: cfg.Stream, Signer: signer, Logger: cfg.Logger,
+		Keys: keys, Trusted: n.Store.Verified(),
 		ObserveAppend: metrics.ObserveAppend,
 	}); err != nil {
 		n.closeParts()

@@ -1,0 +1,142 @@
+package projections_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/factstore/factstore/domain"
+	"github.com/factstore/factstore/eventstore"
+	"github.com/factstore/factstore/ledger"
+	"github.com/factstore/factstore/projections"
+)
+
+// ledgerOf starts an embedded JetStream and appends n flow events signed by
+// a fresh key; it returns the reader and the keyring trusting that key.
+func ledgerOf(t *testing.T, n int) (*eventstore.Reader, *ledger.Keyring) {
+	t.Helper()
+	ns, err := eventstore.StartEmbedded(eventstore.EmbeddedConfig{DataDir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	nc, err := eventstore.ConnectInProcess(ns)
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	_, err = eventstore.EnsureStream(context.Background(), js, eventstore.DefaultStream, 1)
+	require.NoError(t, err)
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	signer := ledger.NewSigner(priv, time.Now())
+	w, err := eventstore.NewWriter(context.Background(), eventstore.WriterConfig{Conn: nc, JS: js, Signer: signer})
+	require.NoError(t, err)
+	t.Cleanup(w.Close)
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("f%d", i)
+		_, err := w.Submit(context.Background(), eventstore.Request{Command: domain.CreateFlow{ID: name, Fields: domain.FlowFields{Name: &name}}})
+		require.NoError(t, err)
+	}
+	keys, err := ledger.NewKeyring(signer.Public())
+	require.NoError(t, err)
+	return eventstore.NewReader(js, eventstore.DefaultStream), keys
+}
+
+func openStore(t *testing.T, path string) *projections.Store {
+	t.Helper()
+	s, err := projections.Open(path, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestVerifiedCheckpoint(t *testing.T) {
+	t.Parallel()
+	reader, keys := ledgerOf(t, 40)
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "rm.db")
+	s := openStore(t, path)
+
+	// Without keys nothing is signature-verified, so no checkpoint moves.
+	require.NoError(t, s.CatchUp(ctx, reader, nil))
+	assert.Equal(t, ledger.Checkpoint{}, s.Verified())
+	require.NoError(t, s.Reset())
+
+	s.SetKeys(keys)
+	require.NoError(t, s.CatchUp(ctx, reader, nil))
+	head, err := reader.Head(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, ledger.Checkpoint{Seq: 40, Hash: head.Hash}, s.Verified())
+
+	// A rebuild keeps the checkpoint: events up to it replay on hashes and
+	// links alone, so even a keyring without the key rebuilds them.
+	require.NoError(t, s.Reset())
+	assert.Equal(t, uint64(0), s.Applied())
+	empty, err := ledger.NewKeyring()
+	require.NoError(t, err)
+	s.SetKeys(empty)
+	require.NoError(t, s.CatchUp(ctx, reader, nil))
+	assert.Equal(t, uint64(40), s.Applied())
+	assert.Nil(t, s.Halted())
+	flows, err := s.Flows("")
+	require.NoError(t, err)
+	assert.Len(t, flows, 40)
+
+	// The checkpoint is durable across reopening.
+	require.NoError(t, s.Close())
+	s2 := openStore(t, path)
+	assert.Equal(t, ledger.Checkpoint{Seq: 40, Hash: head.Hash}, s2.Verified())
+	assert.Equal(t, uint64(40), s2.Applied())
+}
+
+// Replaying another history against a checkpoint (the stream was rewritten
+// and re-signed, or the data directory points at another ledger) halts at
+// the checkpoint's sequence.
+func TestCheckpointDetectsRewrittenHistory(t *testing.T) {
+	t.Parallel()
+	original, keys := ledgerOf(t, 10)
+	other, otherKeys := ledgerOf(t, 12)
+	ctx := context.Background()
+	s := openStore(t, filepath.Join(t.TempDir(), "rm.db"))
+	s.SetKeys(keys)
+	require.NoError(t, s.CatchUp(ctx, original, nil))
+	require.NoError(t, s.Reset())
+
+	both, err := ledger.NewKeyring(append(keys.Keys(), otherKeys.Keys()...)...)
+	require.NoError(t, err)
+	s.SetKeys(both)
+	err = s.CatchUp(ctx, other, nil)
+	require.ErrorIs(t, err, projections.ErrHalted)
+	require.NotNil(t, s.Halted())
+	assert.Equal(t, uint64(10), s.Halted().Seq)
+	assert.Contains(t, s.Halted().Reason, "verified checkpoint")
+	assert.Equal(t, uint64(9), s.Applied())
+
+	wctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	require.ErrorIs(t, s.WaitFor(wctx, 11), projections.ErrHalted)
+}
+
+// Events past the checkpoint must be signed by a trusted key.
+func TestUntrustedSignaturePastCheckpointHalts(t *testing.T) {
+	t.Parallel()
+	reader, _ := ledgerOf(t, 5)
+	other, err := ledger.NewKeyring()
+	require.NoError(t, err)
+	s := openStore(t, filepath.Join(t.TempDir(), "rm.db"))
+	s.SetKeys(other)
+	err = s.CatchUp(context.Background(), reader, nil)
+	require.ErrorIs(t, err, projections.ErrHalted)
+	assert.Equal(t, uint64(1), s.Halted().Seq)
+	assert.Contains(t, s.Halted().Reason, "unknown signing key")
+	assert.Equal(t, uint64(0), s.Applied())
+}

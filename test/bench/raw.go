@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/factstore/factstore/eventstore"
+)
+
+// rawSubject is inside the ledger stream's subjects (factstore.events.>).
+const rawSubject = eventstore.SubjectPrefix + "_.bench.raw"
+
+// rawBatch is the atomic batch size of (a-batch). A row with batches of 32,
+// about what the writer forms with 64 closed-loop submitters (half of them
+// wait while the other half's batch is stored), separates the cost of small
+// batches from the writer's own cost.
+const rawBatch = 100
+
+// rawServer is an embedded server with SyncAlways, as a node runs it, and the
+// ledger stream (AllowAtomicPublish) on a fresh directory.
+type rawServer struct {
+	dir string
+	ns  *server.Server
+	nc  *nats.Conn
+	js  jetstream.JetStream
+}
+
+func startRaw(ctx context.Context, name string) (*rawServer, error) {
+	dir, err := tempDir(name)
+	if err != nil {
+		return nil, err
+	}
+	rs := &rawServer{dir: dir}
+	if rs.ns, err = eventstore.StartEmbedded(eventstore.EmbeddedConfig{DataDir: dir}); err != nil {
+		return rs, err
+	}
+	if rs.nc, err = eventstore.ConnectInProcess(rs.ns); err != nil {
+		return rs, err
+	}
+	if rs.js, err = jetstream.New(rs.nc); err != nil {
+		return rs, err
+	}
+	if _, err = eventstore.EnsureStream(ctx, rs.js, eventstore.DefaultStream, 1); err != nil {
+		return rs, err
+	}
+	return rs, nil
+}
+
+func (rs *rawServer) close(o *options) {
+	if rs == nil {
+		return
+	}
+	if rs.nc != nil {
+		rs.nc.Close()
+	}
+	if rs.ns != nil {
+		rs.ns.Shutdown()
+		rs.ns.WaitForShutdown()
+	}
+	removeDir(o, rs.dir)
+}
+
+func payload1K() []byte {
+	p := make([]byte, 1024)
+	for i := range p {
+		p[i] = 'a' + byte(i%26)
+	}
+	return p
+}
+
+// benchRaw measures (a-single) synchronous durable publishes and (a-batch)
+// atomic batches of 100, plus the same batches with a Nats-Msg-Id on every
+// message (the writer sets one; this row shows what dedup costs).
+func benchRaw(ctx context.Context, o *options) []row {
+	return []row{
+		rawSingle(ctx, o),
+		rawBatches(ctx, o, rawBatch, false),
+		rawBatches(ctx, o, rawBatch, true),
+		rawBatches(ctx, o, 32, true),
+	}
+}
+
+func rawSingle(ctx context.Context, o *options) row {
+	r := row{key: "a-single", name: "(a-single) js.Publish, SyncAlways", unit: "msgs/s", latOf: "publish"}
+	rs, err := startRaw(ctx, "a-single")
+	defer rs.close(o)
+	if err != nil {
+		r.failed, r.note = true, err.Error()
+		return r
+	}
+	data := payload1K()
+	lat := make([]time.Duration, 0, o.sz.singleMsgs)
+	start := time.Now()
+	deadline := start.Add(o.sz.singleMax)
+	for i := 0; i < o.sz.singleMsgs && time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+		t0 := time.Now()
+		if _, err := rs.js.Publish(ctx, rawSubject, data); err != nil {
+			r.failed, r.note = true, fmt.Sprintf("publish %d: %v", i, err)
+			return r
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	took := time.Since(start)
+	sortDurations(lat)
+	r.value = perSec(len(lat), took)
+	r.p50, r.p99 = percentile(lat, .50), percentile(lat, .99)
+	r.note = fmt.Sprintf("%d msgs in %s", len(lat), took.Round(time.Millisecond))
+	return r
+}
+
+// batchAck is JetStream's answer to a batch commit.
+type batchAck struct {
+	Seq   uint64 `json:"seq"`
+	Count int    `json:"count"`
+	Error *struct {
+		ErrCode     int    `json:"err_code"`
+		Description string `json:"description"`
+	} `json:"error"`
+}
+
+func rawBatches(ctx context.Context, o *options, size int, withMsgID bool) row {
+	r := row{key: "a-batch", name: "(a-batch) atomic batch of 100, SyncAlways", unit: "msgs/s", latOf: "batch"}
+	switch {
+	case size == rawBatch && withMsgID:
+		r = row{key: "a-batch-id", name: "(a-batch+id) same + Nats-Msg-Id each", unit: "msgs/s", latOf: "batch"}
+	case size != rawBatch:
+		r = row{key: fmt.Sprintf("a-batch%d-id", size), name: fmt.Sprintf("(a-batch%d+id) batches of %d + Nats-Msg-Id", size, size),
+			unit: "msgs/s", latOf: "batch"}
+	}
+	rs, err := startRaw(ctx, r.key)
+	defer rs.close(o)
+	if err != nil {
+		r.failed, r.note = true, err.Error()
+		return r
+	}
+	data := payload1K()
+	var last uint64
+	var lat []time.Duration
+	n := 0
+	start := time.Now()
+	deadline := start.Add(o.sz.batchMax)
+	for n < o.sz.batchMsgs && time.Now().Before(deadline) && ctx.Err() == nil {
+		t0 := time.Now()
+		seq, err := publishBatch(rs.nc, data, last, size, withMsgID)
+		if err != nil {
+			r.failed, r.note = true, fmt.Sprintf("batch at %d: %v", last, err)
+			return r
+		}
+		last = seq
+		n += size
+		lat = append(lat, time.Since(t0))
+	}
+	took := time.Since(start)
+	sortDurations(lat)
+	r.value = perSec(n, took)
+	r.p50, r.p99 = percentile(lat, .50), percentile(lat, .99)
+	r.note = fmt.Sprintf("%d msgs in %d batches, %s", n, len(lat), took.Round(time.Millisecond))
+	return r
+}
+
+// publishBatch sends one atomic batch as the writer does (eventstore
+// writer.go publish): every message but the last published, the last one
+// with Nats-Batch-Commit sent as a request; Nats-Expected-Last-Sequence on
+// the first. It returns the sequence of the last stored message.
+func publishBatch(nc *nats.Conn, data []byte, expectLast uint64, size int, withMsgID bool) (uint64, error) {
+	id := uuid.NewString()
+	for i := 1; i <= size; i++ {
+		m := nats.NewMsg(rawSubject)
+		m.Data = data
+		m.Header.Set("Nats-Batch-Id", id)
+		m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i))
+		if withMsgID {
+			m.Header.Set(jetstream.MsgIDHeader, uuid.NewString())
+		}
+		if i == 1 {
+			m.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(expectLast, 10))
+		}
+		if i < size {
+			if err := nc.PublishMsg(m); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		m.Header.Set("Nats-Batch-Commit", "1")
+		resp, err := nc.RequestMsg(m, 30*time.Second)
+		if err != nil {
+			return 0, err
+		}
+		var ack batchAck
+		if err := json.Unmarshal(resp.Data, &ack); err != nil {
+			return 0, fmt.Errorf("bad ack %q: %w", resp.Data, err)
+		}
+		if ack.Error != nil {
+			return 0, fmt.Errorf("%s (code %d)", ack.Error.Description, ack.Error.ErrCode)
+		}
+		if ack.Seq != expectLast+uint64(size) {
+			return 0, fmt.Errorf("batch stored up to %d, expected %d", ack.Seq, expectLast+uint64(size))
+		}
+		return ack.Seq, nil
+	}
+	return 0, errors.New("unreachable")
+}

@@ -96,6 +96,8 @@ func NewDraft(e Envelope, subject string) (Draft, error) {
 type Sealed struct {
 	Seq  uint64
 	Hash string
+	// Sig is the base64 Ed25519 signature over the hash.
+	Sig string
 	// Raw is the stored message body: the canonical bytes with hash, keyId
 	// and sig appended as the last members.
 	Raw []byte
@@ -123,7 +125,7 @@ func (s *Signer) Seal(d Draft, seq uint64, prev string) Sealed {
 	raw = append(raw, `","sig":"`...)
 	raw = append(raw, sig...)
 	raw = append(raw, `"}`...)
-	return Sealed{Seq: seq, Hash: hash, Raw: raw}
+	return Sealed{Seq: seq, Hash: hash, Sig: sig, Raw: raw}
 }
 
 // tailMarker starts the members Seal appends after the canonical bytes.

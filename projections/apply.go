@@ -1,7 +1,9 @@
 package projections
 
 import (
+	"bytes"
 	"encoding/json"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -30,9 +32,13 @@ func applyEvent(tx *bolt.Tx, e *ledger.Envelope, raw []byte) error {
 	if err := tx.Bucket(bucketAuditActor).Put(indexKey(e.Actor, e.Seq), nil); err != nil {
 		return err
 	}
-	if trail, _, _ := domain.AuditSubjects(e.Aggregate, e.AggregateID, e.Data); trail != "" {
-		if err := tx.Bucket(bucketAuditTrail).Put(indexKey(trail, e.Seq), nil); err != nil {
-			return err
+	// AuditSubjects decodes the whole payload; skip it when the trail can
+	// only be empty (most events carry no trailId).
+	if e.Aggregate == "trail" || containsKeyFold(e.Data, "trailid") {
+		if trail, _, _ := domain.AuditSubjects(e.Aggregate, e.AggregateID, e.Data); trail != "" {
+			if err := tx.Bucket(bucketAuditTrail).Put(indexKey(trail, e.Seq), nil); err != nil {
+				return err
+			}
 		}
 	}
 	switch e.Type {
@@ -46,16 +52,28 @@ func applyEvent(tx *bolt.Tx, e *ledger.Envelope, raw []byte) error {
 
 func flowNameKey(f *domain.Flow) []byte { return []byte(f.Org() + "/" + f.Name) }
 
+// flowKeys are the fields of a flow payload the flow buckets are keyed by;
+// decoding only them skips the description, lists, tags and template.
+type flowKeys struct {
+	ID      string  `json:"id"`
+	Name    string  `json:"name"`
+	OrgSlug *string `json:"orgSlug"`
+}
+
+func (k *flowKeys) nameKey() []byte {
+	return flowNameKey(&domain.Flow{Name: k.Name, OrgSlug: k.OrgSlug})
+}
+
 func putFlow(tx *bolt.Tx, data json.RawMessage) error {
-	var f domain.Flow
+	var f flowKeys
 	if err := json.Unmarshal(data, &f); err != nil {
 		return err
 	}
 	flows, names := tx.Bucket(bucketFlows), tx.Bucket(bucketFlowNames)
 	if old := flows.Get([]byte(f.ID)); old != nil {
-		var prev domain.Flow
+		var prev flowKeys
 		if err := json.Unmarshal(old, &prev); err == nil {
-			if err := names.Delete(flowNameKey(&prev)); err != nil {
+			if err := names.Delete(prev.nameKey()); err != nil {
 				return err
 			}
 		}
@@ -63,7 +81,26 @@ func putFlow(tx *bolt.Tx, data json.RawMessage) error {
 	if err := flows.Put([]byte(f.ID), data); err != nil {
 		return err
 	}
-	return names.Put(flowNameKey(&f), []byte(f.ID))
+	return names.Put(f.nameKey(), []byte(f.ID))
+}
+
+// containsKeyFold reports whether data holds the string "key" (ASCII
+// case-insensitively, as encoding/json matches object keys). Payloads are
+// canonical JSON, which never escapes letters, so a key cannot hide behind
+// \u escapes.
+func containsKeyFold(data []byte, key string) bool {
+	n := len(key) + 2
+	for i := bytes.IndexByte(data, '"'); i >= 0 && i+n <= len(data); {
+		if data[i+n-1] == '"' && strings.EqualFold(string(data[i+1:i+n-1]), key) {
+			return true
+		}
+		j := bytes.IndexByte(data[i+1:], '"')
+		if j < 0 {
+			return false
+		}
+		i += j + 1
+	}
+	return false
 }
 
 func deleteFlow(tx *bolt.Tx, data json.RawMessage) error {

@@ -56,6 +56,7 @@ type Store struct {
 
 	mu      sync.Mutex
 	keys    *ledger.Keyring
+	sealed  ledger.SealedFunc
 	trusted ledger.Checkpoint
 	applied uint64
 	chain   ledger.ChainState
@@ -160,6 +161,14 @@ func (s *Store) SetKeys(keys *ledger.Keyring) {
 	s.mu.Unlock()
 }
 
+// SetSealed tells the store which events this process sealed itself, so
+// that it does not verify their signatures again (see ledger.Checker.Sealed).
+func (s *Store) SetSealed(f ledger.SealedFunc) {
+	s.mu.Lock()
+	s.sealed = f
+	s.mu.Unlock()
+}
+
 // Verified returns the checkpoint up to which every applied event's
 // signature was verified (it survives Reset).
 func (s *Store) Verified() ledger.Checkpoint {
@@ -191,7 +200,17 @@ func (s *Store) Reset() error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close flushes the file (commits may not have been synced, see SetNoSync)
+// and closes it.
+func (s *Store) Close() error {
+	if s.db.NoSync {
+		if err := s.db.Sync(); err != nil {
+			_ = s.db.Close()
+			return fmt.Errorf("projections: sync on close: %w", err)
+		}
+	}
+	return s.db.Close()
+}
 
 // SetNoSync turns fsync of read-model commits off (for a rebuild, which
 // calls Sync at the end) or back on.
@@ -290,38 +309,117 @@ type Source interface {
 // CatchUp applies every stored event after the last applied one up to the
 // stream's current end, then returns. It is what `factstore rebuild` and
 // start-up use; progress, if set, is called after each transaction.
+//
+// It is a two-stage pipeline: one goroutine reads a batch and checks it
+// (decode, hash, link and signatures, on all CPUs) while the previous batch's
+// write transaction runs.
 func (s *Store) CatchUp(ctx context.Context, src Source, progress func(applied uint64)) error {
 	s.mu.Lock()
-	from := s.applied + 1
+	if s.halted != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %w", ErrHalted, s.halted)
+	}
+	from, chain, keys, trusted := s.applied+1, s.chain, s.keys, s.trusted
 	s.mu.Unlock()
+	size := applyBatch
+	if s.db.NoSync {
+		// A rebuild: no commit is durable anyway, and fewer, larger
+		// transactions rewrite each B-tree page of the random-key buckets
+		// (event ids, flows) fewer times.
+		size = rebuildBatch
+	}
 	items, stop, err := src.Range(ctx, from, 0)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	batch := make([]ledger.Item, 0, applyBatch)
-	for {
-		it, err := items(ctx)
-		if err != nil && !errors.Is(err, io.EOF) {
+	ctx, cancel := context.WithCancel(ctx)
+	checked := make(chan checkedBatch, 1)
+	defer func() {
+		// Stop the reader and wait for it before stop() closes its source.
+		cancel()
+		for range checked {
+		}
+	}()
+	go func() {
+		defer close(checked)
+		checker := ledger.Checker{Keys: keys, Trusted: trusted}
+		for {
+			batch := make([]ledger.Item, 0, size)
+			var rerr error
+			for len(batch) < size {
+				it, err := items(ctx)
+				if err != nil {
+					rerr = err
+					break
+				}
+				batch = append(batch, it)
+			}
+			eof := errors.Is(rerr, io.EOF)
+			var cb checkedBatch
+			switch {
+			case rerr != nil && !eof:
+				cb.err = rerr
+			case len(batch) > 0:
+				cb = check(&checker, &chain, keys, batch)
+			}
+			if cb.err != nil || len(cb.items) > 0 {
+				select {
+				case checked <- cb:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if eof || cb.err != nil || cb.broken != nil {
+				return
+			}
+		}
+	}()
+	for cb := range checked {
+		if cb.err != nil {
+			return cb.err
+		}
+		if err := s.write(cb); err != nil {
 			return err
 		}
-		if err == nil {
-			batch = append(batch, it)
-		}
-		if len(batch) == applyBatch || (errors.Is(err, io.EOF) && len(batch) > 0) {
-			if aerr := s.apply(batch); aerr != nil {
-				return aerr
-			}
-			batch = batch[:0]
-			if progress != nil {
-				progress(s.Applied())
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
+		if progress != nil {
+			progress(s.Applied())
 		}
 	}
+	return ctx.Err()
 }
+
+// checkedBatch is a batch whose CPU work is done: the envelopes of its good
+// prefix, the chain state and verified checkpoint after them, and the broken
+// link that ends it, if any.
+type checkedBatch struct {
+	items   []ledger.Item
+	envs    []*ledger.Envelope
+	chain   ledger.ChainState
+	trusted ledger.Checkpoint
+	broken  *ledger.BrokenError
+	err     error
+}
+
+// check verifies items continuing chain (advancing it and the checker's
+// trusted checkpoint past the good prefix).
+func check(checker *ledger.Checker, chain *ledger.ChainState, keys *ledger.Keyring, items []ledger.Item) checkedBatch {
+	cb := checkedBatch{items: items}
+	envs, cerr := checker.Check(chain, items)
+	cb.envs = envs
+	if cerr != nil && !errors.As(cerr, &cb.broken) {
+		cb.err = cerr
+	}
+	if keys != nil && chain.NextSeq-1 > checker.Trusted.Seq {
+		checker.Trusted = ledger.Checkpoint{Seq: chain.NextSeq - 1, Hash: chain.PrevHash}
+	}
+	cb.chain, cb.trusted = *chain, checker.Trusted
+	return cb
+}
+
+// rebuildBatch is how many events one transaction applies when commits are
+// not synced (a rebuild).
+const rebuildBatch = 10000
 
 // applyBatch is how many events one bbolt transaction applies at most.
 const applyBatch = 1000
@@ -334,22 +432,23 @@ func (s *Store) apply(items []ledger.Item) error {
 		s.mu.Unlock()
 		return fmt.Errorf("%w: %w", ErrHalted, s.halted)
 	}
-	chain, keys, trusted := s.chain, s.keys, s.trusted
+	chain, keys, trusted, sealed := s.chain, s.keys, s.trusted, s.sealed
 	s.mu.Unlock()
 	// The CPU work (decode, hash, signatures) runs before the write
 	// transaction, in parallel.
-	checker := ledger.Checker{Keys: keys, Trusted: trusted}
-	envs, cerr := checker.Check(&chain, items)
-	var broken *ledger.BrokenError
-	if cerr != nil && !errors.As(cerr, &broken) {
-		return cerr
+	cb := check(&ledger.Checker{Keys: keys, Trusted: trusted, Sealed: sealed}, &chain, keys, items)
+	if cb.err != nil {
+		return cb.err
 	}
-	if keys != nil && chain.NextSeq-1 > trusted.Seq {
-		trusted = ledger.Checkpoint{Seq: chain.NextSeq - 1, Hash: chain.PrevHash}
-	}
+	return s.write(cb)
+}
+
+// write applies a checked batch in one transaction and publishes its state.
+func (s *Store) write(cb checkedBatch) error {
+	chain, trusted, broken := cb.chain, cb.trusted, cb.broken
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for i, e := range envs {
-			if err := applyEvent(tx, e, items[i].Raw); err != nil {
+		for i, e := range cb.envs {
+			if err := applyEvent(tx, e, cb.items[i].Raw); err != nil {
 				return fmt.Errorf("projections: apply %d (%s): %w", e.Seq, e.Type, err)
 			}
 		}

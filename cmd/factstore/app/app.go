@@ -240,8 +240,9 @@ type Node struct {
 	Store  *projections.Store
 	API    *httpapi.Server
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	dataDir string
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 // Start brings a node up: data directory checks, key, stream, read models
@@ -271,8 +272,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{Conn: conn, Signer: signer, Keys: keys, done: make(chan struct{})}
-	if n.Store, err = projections.Open(ReadModelPath(cfg.DataDir), cfg.Logger); err != nil {
+	n := &Node{Conn: conn, Signer: signer, Keys: keys, dataDir: cfg.DataDir, done: make(chan struct{})}
+	if n.Store, err = openReadModels(cfg.DataDir, cfg.Logger); err != nil {
 		conn.Close()
 		return nil, err
 	}
@@ -297,6 +298,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.closeParts()
 		return nil, err
 	}
+	n.Store.SetSealed(n.Writer.SealedAt)
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	go func() {
@@ -328,7 +330,9 @@ func (n *Node) closeParts() {
 		n.Writer.Close()
 	}
 	if n.Store != nil {
-		_ = n.Store.Close()
+		if err := closeReadModels(n.dataDir, n.Store); err != nil {
+			slog.Default().Error("close read models", "err", err)
+		}
 	}
 	n.Conn.Close()
 }

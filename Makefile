@@ -13,8 +13,8 @@ help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: run
-run: ## Start the server: embedded NATS JetStream and bbolt under ./data, HTTP on :8080
-	$(GO) run ./cmd/factstore serve --data-dir ./data
+run: build ## Start the server: embedded NATS JetStream and bbolt under ./data, HTTP on :8080
+	./bin/factstore serve --data-dir ./data
 
 .PHONY: build
 build: ## Build bin/factstore

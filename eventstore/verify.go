@@ -31,5 +31,8 @@ func (r *Reader) Verify(ctx context.Context, keys *ledger.Keyring, from, to uint
 		return ledger.Report{}, err
 	}
 	defer stop()
+	// Read ahead so that reading the stream overlaps checking signatures.
+	src, stopPrefetch := ledger.Prefetch(ctx, src, 4096)
+	defer stopPrefetch()
 	return ledger.Verify(ctx, src, ledger.VerifyOptions{Keys: keys, Start: start, Progress: progress})
 }

@@ -49,6 +49,12 @@ var ErrMalformed = errors.New("ledger: malformed envelope")
 // Decode parses stored envelope bytes. It rejects unknown versions so that a
 // build never misreads data written by a newer one.
 func Decode(raw []byte) (*Envelope, error) {
+	if e, ok := decodeFast(raw); ok {
+		if e.V != Version {
+			return e, fmt.Errorf("%w: %d (this build understands %d)", ErrUnsupportedVersion, e.V, Version)
+		}
+		return e, nil
+	}
 	var e Envelope
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)

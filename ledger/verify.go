@@ -332,3 +332,54 @@ func SliceSource(items []Item) Source {
 		return items[i-1], nil
 	}
 }
+
+// Prefetch reads src on its own goroutine, up to n items ahead, so that
+// reading the stream overlaps checking what was read. Call stop when done;
+// it waits for the reader goroutine.
+func Prefetch(ctx context.Context, src Source, n int) (Source, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	type result struct {
+		it  Item
+		err error
+	}
+	ch := make(chan result, n)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(ch)
+		for {
+			it, err := src(ctx)
+			select {
+			case ch <- result{it, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var last error
+	next := func(context.Context) (Item, error) {
+		if last != nil {
+			return Item{}, last
+		}
+		r, ok := <-ch
+		if !ok {
+			last = io.EOF
+			if err := ctx.Err(); err != nil {
+				last = err
+			}
+			return Item{}, last
+		}
+		if r.err != nil {
+			last = r.err
+		}
+		return r.it, r.err
+	}
+	stop := func() {
+		cancel()
+		<-done
+	}
+	return next, stop
+}

@@ -333,6 +333,9 @@ func (s *Store) CatchUp(ctx context.Context, src Source, progress func(applied u
 		return err
 	}
 	defer stop()
+	// Three stages: read ahead, check (all CPUs), write (one transaction).
+	items, stopPrefetch := ledger.Prefetch(ctx, items, 4096)
+	defer stopPrefetch()
 	ctx, cancel := context.WithCancel(ctx)
 	checked := make(chan checkedBatch, 1)
 	defer func() {

@@ -5,6 +5,7 @@ GOLANGCI_LINT_VERSION := v2.15.0
 GOBIN := $(shell $(GO) env GOPATH)/bin
 GOLANGCI_LINT := $(GOBIN)/golangci-lint
 BENCH_RUNS ?= 3
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 .DEFAULT_GOAL := help
 
@@ -18,7 +19,7 @@ run: build ## Start the server: embedded NATS JetStream and bbolt under ./data, 
 
 .PHONY: build
 build: ## Build bin/factstore
-	$(GO) build -o bin/factstore ./cmd/factstore
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/factstore ./cmd/factstore
 
 .PHONY: test
 test: ## go vet, then every test with the race detector

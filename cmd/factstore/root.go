@@ -18,6 +18,9 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// Results go to standard output (cobra defaults to standard error);
+	// logs and progress stay on standard error.
+	root.SetOut(os.Stdout)
 	ledgerCmd := &cobra.Command{Use: "ledger", Short: "Verify or export the ledger"}
 	ledgerCmd.AddCommand(verifyCmd(), exportCmd())
 	root.AddCommand(serveCmd(), rebuildCmd(), ledgerCmd, &cobra.Command{

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strconv"
 
 	"github.com/gowebpki/jcs"
 )
@@ -106,26 +105,7 @@ type Sealed struct {
 // Seal places d at seq after the event whose hash is prev, hashes and signs
 // it. Only the single writer calls this, in sequence order.
 func (s *Signer) Seal(d Draft, seq uint64, prev string) Sealed {
-	n := len(d.prefix) + len(prev) + 10 + 20 + len(d.suffix)
-	canon := make([]byte, 0, n)
-	canon = append(canon, d.prefix...)
-	canon = append(canon, prev...)
-	canon = append(canon, `","seq":`...)
-	canon = strconv.AppendUint(canon, seq, 10)
-	canon = append(canon, d.suffix...)
-	sum := sha256.Sum256(canon)
-	hash := hex.EncodeToString(sum[:])
-	sig := s.sign(sum[:])
-	raw := make([]byte, 0, len(canon)+len(hash)+len(s.keyID)+len(sig)+32)
-	raw = append(raw, canon[:len(canon)-1]...)
-	raw = append(raw, `,"hash":"`...)
-	raw = append(raw, hash...)
-	raw = append(raw, `","keyId":"`...)
-	raw = append(raw, s.keyID...)
-	raw = append(raw, `","sig":"`...)
-	raw = append(raw, sig...)
-	raw = append(raw, `"}`...)
-	return Sealed{Seq: seq, Hash: hash, Sig: sig, Raw: raw}
+	return s.SealAll([]Draft{d}, seq, prev, 1)[0]
 }
 
 // tailMarker starts the members Seal appends after the canonical bytes.

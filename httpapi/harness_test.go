@@ -29,7 +29,7 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func startNode(t *testing.T, dir string, mod ...func(*app.Config)) *node {
+func startNode(t testing.TB, dir string, mod ...func(*app.Config)) *node {
 	t.Helper()
 	cfg := app.Config{DataDir: dir, Logger: quietLogger()}
 	for _, m := range mod {
@@ -44,7 +44,7 @@ func startNode(t *testing.T, dir string, mod ...func(*app.Config)) *node {
 	return nd
 }
 
-func newNode(t *testing.T) *node {
+func newNode(t testing.TB) *node {
 	t.Helper()
 	return startNode(t, t.TempDir())
 }
@@ -65,7 +65,7 @@ type reply struct {
 	body   []byte
 }
 
-func (r reply) json(t *testing.T) map[string]any {
+func (r reply) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(r.body, &m), "body: %s", r.body)
@@ -79,7 +79,7 @@ func (r reply) list(t *testing.T) []map[string]any {
 	return l
 }
 
-func (n *node) do(t *testing.T, method, path string, body any, headers ...string) reply {
+func (n *node) do(t testing.TB, method, path string, body any, headers ...string) reply {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -114,7 +114,7 @@ func (n *node) head(t *testing.T) uint64 {
 	return last
 }
 
-func (n *node) createFlow(t *testing.T, body map[string]any) map[string]any {
+func (n *node) createFlow(t testing.TB, body map[string]any) map[string]any {
 	t.Helper()
 	r := n.do(t, http.MethodPost, "/api/v1/flows", body)
 	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)

@@ -30,6 +30,13 @@ test: ## go vet, then every test with the race detector
 test-short: ## Quick loop: tests without -race, skipping the slow ones
 	$(GO) test -short -count=1 ./...
 
+FUZZ_TIME ?= 30s
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZ_TIME each (decoders at trust boundaries)
+	$(GO) test -run '^$$' -fuzz '^FuzzFlowBodies$$' -fuzztime $(FUZZ_TIME) ./httpapi
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFast$$' -fuzztime $(FUZZ_TIME) ./ledger
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeVerify$$' -fuzztime $(FUZZ_TIME) ./ledger
+
 .PHONY: bench
 bench: ## Benchmark harness: one table per run, BENCH_RUNS runs, medians last
 	$(GO) run ./test/bench -runs $(BENCH_RUNS)

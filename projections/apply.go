@@ -3,6 +3,7 @@ package projections
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -11,14 +12,50 @@ import (
 	"github.com/factstore/factstore/ledger"
 )
 
-// applyEvent writes one verified event into every read model. It must be
-// deterministic: the same event always produces the same bytes.
-func applyEvent(tx *bolt.Tx, e *ledger.Envelope, raw []byte) error {
-	seq := seqKey(e.Seq)
-	if err := tx.Bucket(bucketEvents).Put(seq, raw); err != nil {
+// prepared is an event with everything its read-model writes need worked
+// out: the CPU part of applying (JSON decoding, deriving index keys), which
+// runs in parallel before the write transaction.
+type prepared struct {
+	env       *ledger.Envelope
+	raw       []byte
+	seq       []byte
+	auditType string
+	trail     string
+	flow      *flowKeys           // flow.created, flow.updated
+	deleted   *domain.FlowDeleted // flow.deleted
+}
+
+// prepare derives an event's writes. It must be deterministic: the same
+// event always produces the same bytes.
+func prepare(e *ledger.Envelope, raw []byte) (prepared, error) {
+	p := prepared{env: e, raw: raw, seq: seqKey(e.Seq), auditType: domain.AuditEventType(e.Type, e.Data)}
+	// AuditSubjects decodes the whole payload; skip it when the trail can
+	// only be empty (most events carry no trailId).
+	if e.Aggregate == "trail" || containsKeyFold(e.Data, "trailid") {
+		p.trail, _, _ = domain.AuditSubjects(e.Aggregate, e.AggregateID, e.Data)
+	}
+	switch e.Type {
+	case domain.EventFlowCreated, domain.EventFlowUpdated:
+		p.flow = new(flowKeys)
+		if err := json.Unmarshal(e.Data, p.flow); err != nil {
+			return p, err
+		}
+	case domain.EventFlowDeleted:
+		p.deleted = new(domain.FlowDeleted)
+		if err := json.Unmarshal(e.Data, p.deleted); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// write applies a prepared event to every read model.
+func (p *prepared) write(tx *bolt.Tx) error {
+	e := p.env
+	if err := tx.Bucket(bucketEvents).Put(p.seq, p.raw); err != nil {
 		return err
 	}
-	if err := tx.Bucket(bucketEventIDs).Put([]byte(e.ID), seq); err != nil {
+	if err := tx.Bucket(bucketEventIDs).Put([]byte(e.ID), p.seq); err != nil {
 		return err
 	}
 	if e.AggregateID != "" {
@@ -26,26 +63,22 @@ func applyEvent(tx *bolt.Tx, e *ledger.Envelope, raw []byte) error {
 			return err
 		}
 	}
-	if err := tx.Bucket(bucketAuditType).Put(indexKey(domain.AuditEventType(e.Type, e.Data), e.Seq), nil); err != nil {
+	if err := tx.Bucket(bucketAuditType).Put(indexKey(p.auditType, e.Seq), nil); err != nil {
 		return err
 	}
 	if err := tx.Bucket(bucketAuditActor).Put(indexKey(e.Actor, e.Seq), nil); err != nil {
 		return err
 	}
-	// AuditSubjects decodes the whole payload; skip it when the trail can
-	// only be empty (most events carry no trailId).
-	if e.Aggregate == "trail" || containsKeyFold(e.Data, "trailid") {
-		if trail, _, _ := domain.AuditSubjects(e.Aggregate, e.AggregateID, e.Data); trail != "" {
-			if err := tx.Bucket(bucketAuditTrail).Put(indexKey(trail, e.Seq), nil); err != nil {
-				return err
-			}
+	if p.trail != "" {
+		if err := tx.Bucket(bucketAuditTrail).Put(indexKey(p.trail, e.Seq), nil); err != nil {
+			return err
 		}
 	}
-	switch e.Type {
-	case domain.EventFlowCreated, domain.EventFlowUpdated:
-		return putFlow(tx, e.Data)
-	case domain.EventFlowDeleted:
-		return deleteFlow(tx, e.Data)
+	switch {
+	case p.flow != nil:
+		return putFlow(tx, p.seq, p.flow)
+	case p.deleted != nil:
+		return deleteFlow(tx, p.deleted)
 	}
 	return nil
 }
@@ -64,24 +97,49 @@ func (k *flowKeys) nameKey() []byte {
 	return flowNameKey(&domain.Flow{Name: k.Name, OrgSlug: k.OrgSlug})
 }
 
-func putFlow(tx *bolt.Tx, data json.RawMessage) error {
-	var f flowKeys
-	if err := json.Unmarshal(data, &f); err != nil {
+// putFlow points the flow's id at the event holding its current state. The
+// flows bucket stores that event's sequence, not a second copy of the
+// payload: its keys are random ids, and small values keep the pages a
+// transaction rewrites few.
+func putFlow(tx *bolt.Tx, seq []byte, f *flowKeys) error {
+	flows, names := tx.Bucket(bucketFlows), tx.Bucket(bucketFlowNames)
+	if err := dropFlowName(tx, flows.Get([]byte(f.ID))); err != nil {
 		return err
 	}
-	flows, names := tx.Bucket(bucketFlows), tx.Bucket(bucketFlowNames)
-	if old := flows.Get([]byte(f.ID)); old != nil {
-		var prev flowKeys
-		if err := json.Unmarshal(old, &prev); err == nil {
-			if err := names.Delete(prev.nameKey()); err != nil {
-				return err
-			}
-		}
-	}
-	if err := flows.Put([]byte(f.ID), data); err != nil {
+	if err := flows.Put([]byte(f.ID), seq); err != nil {
 		return err
 	}
 	return names.Put(f.nameKey(), []byte(f.ID))
+}
+
+// dropFlowName removes the name index entry of the flow state stored at
+// seq (nil: no such flow).
+func dropFlowName(tx *bolt.Tx, seq []byte) error {
+	if seq == nil {
+		return nil
+	}
+	data, err := eventData(tx, seq)
+	if err != nil {
+		return err
+	}
+	var prev flowKeys
+	if err := json.Unmarshal(data, &prev); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketFlowNames).Delete(prev.nameKey())
+}
+
+// eventData returns the payload of the event stored at seq.
+func eventData(tx *bolt.Tx, seq []byte) (json.RawMessage, error) {
+	raw := tx.Bucket(bucketEvents).Get(seq)
+	if raw == nil {
+		return nil, fmt.Errorf("projections: no event at %x", seq)
+	}
+	e, err := ledger.Decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	return e.Data, nil
 }
 
 // containsKeyFold reports whether data holds the string "key" (ASCII
@@ -103,19 +161,10 @@ func containsKeyFold(data []byte, key string) bool {
 	return false
 }
 
-func deleteFlow(tx *bolt.Tx, data json.RawMessage) error {
-	var d domain.FlowDeleted
-	if err := json.Unmarshal(data, &d); err != nil {
-		return err
-	}
+func deleteFlow(tx *bolt.Tx, d *domain.FlowDeleted) error {
 	flows := tx.Bucket(bucketFlows)
-	if old := flows.Get([]byte(d.ID)); old != nil {
-		var prev domain.Flow
-		if err := json.Unmarshal(old, &prev); err == nil {
-			if err := tx.Bucket(bucketFlowNames).Delete(flowNameKey(&prev)); err != nil {
-				return err
-			}
-		}
+	if err := dropFlowName(tx, flows.Get([]byte(d.ID))); err != nil {
+		return err
 	}
 	return flows.Delete([]byte(d.ID))
 }

@@ -19,27 +19,41 @@ import (
 func (s *Store) Flow(id string) (*domain.Flow, error) {
 	var f *domain.Flow
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketFlows).Get([]byte(id))
-		if v == nil {
+		seq := tx.Bucket(bucketFlows).Get([]byte(id))
+		if seq == nil {
 			return domain.NotFound("flow", id)
 		}
-		f = new(domain.Flow)
-		return json.Unmarshal(v, f)
+		var err error
+		f, err = flowAt(tx, seq)
+		return err
 	})
 	return f, err
+}
+
+// flowAt decodes the flow state held by the event at seq.
+func flowAt(tx *bolt.Tx, seq []byte) (*domain.Flow, error) {
+	data, err := eventData(tx, seq)
+	if err != nil {
+		return nil, err
+	}
+	f := new(domain.Flow)
+	if err := json.Unmarshal(data, f); err != nil {
+		return nil, fmt.Errorf("projections: flow at %x: %w", seq, err)
+	}
+	return f, nil
 }
 
 // Flows lists flows, oldest first; org, if not empty, filters by org slug.
 func (s *Store) Flows(org string) ([]domain.Flow, error) {
 	out := []domain.Flow{}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketFlows).ForEach(func(_, v []byte) error {
-			var f domain.Flow
-			if err := json.Unmarshal(v, &f); err != nil {
+		return tx.Bucket(bucketFlows).ForEach(func(_, seq []byte) error {
+			f, err := flowAt(tx, seq)
+			if err != nil {
 				return err
 			}
 			if org == "" || f.Org() == org {
-				out = append(out, f)
+				out = append(out, *f)
 			}
 			return nil
 		})

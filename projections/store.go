@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -31,7 +33,7 @@ var (
 	bucketAuditType  = []byte("audit_type")  // audit type 0 seq -> nil
 	bucketAuditActor = []byte("audit_actor") // actor 0 seq -> nil
 	bucketAuditTrail = []byte("audit_trail") // trail id 0 seq -> nil
-	bucketFlows      = []byte("flows")       // flow id -> flow JSON
+	bucketFlows      = []byte("flows")       // flow id -> seq of the event holding its state
 	bucketFlowNames  = []byte("flow_names")  // org/name -> flow id
 	// bucketVerified survives Reset: it holds the checkpoint up to which the
 	// chain was fully verified, signatures included (see ledger.Checkpoint).
@@ -47,7 +49,7 @@ var (
 )
 
 // SchemaVersion is the read-model format; a file with another is rebuilt.
-const SchemaVersion = "1"
+const SchemaVersion = "2"
 
 // Store is the bbolt read-model database.
 type Store struct {
@@ -396,12 +398,12 @@ func (s *Store) CatchUp(ctx context.Context, src Source, progress func(applied u
 // prefix, the chain state and verified checkpoint after them, and the broken
 // link that ends it, if any.
 type checkedBatch struct {
-	items   []ledger.Item
-	envs    []*ledger.Envelope
-	chain   ledger.ChainState
-	trusted ledger.Checkpoint
-	broken  *ledger.BrokenError
-	err     error
+	items    []ledger.Item
+	prepared []prepared
+	chain    ledger.ChainState
+	trusted  ledger.Checkpoint
+	broken   *ledger.BrokenError
+	err      error
 }
 
 // check verifies items continuing chain (advancing it and the checker's
@@ -409,9 +411,18 @@ type checkedBatch struct {
 func check(checker *ledger.Checker, chain *ledger.ChainState, keys *ledger.Keyring, items []ledger.Item) checkedBatch {
 	cb := checkedBatch{items: items}
 	envs, cerr := checker.Check(chain, items)
-	cb.envs = envs
 	if cerr != nil && !errors.As(cerr, &cb.broken) {
 		cb.err = cerr
+	}
+	// Work out every event's writes on all CPUs; the write transaction
+	// then only stores them.
+	cb.prepared = make([]prepared, len(envs))
+	errs := make([]error, len(envs))
+	parallel(len(envs), func(i int) { cb.prepared[i], errs[i] = prepare(envs[i], items[i].Raw) })
+	for i, err := range errs {
+		if err != nil && cb.err == nil {
+			cb.err = fmt.Errorf("projections: apply %d (%s): %w", envs[i].Seq, envs[i].Type, err)
+		}
 	}
 	if keys != nil && chain.NextSeq-1 > checker.Trusted.Seq {
 		checker.Trusted = ledger.Checkpoint{Seq: chain.NextSeq - 1, Hash: chain.PrevHash}
@@ -450,9 +461,10 @@ func (s *Store) apply(items []ledger.Item) error {
 func (s *Store) write(cb checkedBatch) error {
 	chain, trusted, broken := cb.chain, cb.trusted, cb.broken
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for i, e := range cb.envs {
-			if err := applyEvent(tx, e, cb.items[i].Raw); err != nil {
-				return fmt.Errorf("projections: apply %d (%s): %w", e.Seq, e.Type, err)
+		for i := range cb.prepared {
+			p := &cb.prepared[i]
+			if err := p.write(tx); err != nil {
+				return fmt.Errorf("projections: apply %d (%s): %w", p.env.Seq, p.env.Type, err)
 			}
 		}
 		m := tx.Bucket(bucketMeta)
@@ -484,4 +496,25 @@ func (s *Store) write(cb checkedBatch) error {
 		return fmt.Errorf("%w: %w", ErrHalted, broken)
 	}
 	return nil
+}
+
+// parallel runs f(0..n-1) on up to GOMAXPROCS goroutines.
+func parallel(n int, f func(int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/64)
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }

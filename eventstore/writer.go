@@ -323,6 +323,15 @@ func Recorded(e *ledger.Envelope) domain.Recorded {
 		AggregateID: e.AggregateID, Actor: e.Actor, Time: e.OccurredAt(), Data: e.Data}
 }
 
+// newV7 returns a time-ordered UUID (RFC 9562 version 7).
+func newV7() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
 func idemEventID(key string, i int) string {
 	return uuid.NewSHA1(idempotencyNS, []byte(key+"\x00"+strconv.Itoa(i))).String()
 }
@@ -603,7 +612,9 @@ func (w *Writer) decide(batch []*pending) (drafts []ledger.Draft, owners []*pend
 		}
 		p.res.Events = make([]Appended, len(evts))
 		for j, e := range evts {
-			id := uuid.NewString()
+			// Time-ordered (v7) ids keep the read models' id indexes
+			// append-mostly; idempotent requests use derived (v5) ids.
+			id := newV7()
 			if p.req.IdempotencyKey != "" && !p.req.DryRun {
 				id = idemEventID(p.req.IdempotencyKey, j)
 			}

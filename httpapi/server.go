@@ -202,5 +202,12 @@ type dryRunBody struct {
 	WouldCreate any  `json:"wouldCreate"`
 }
 
-// newID returns a fresh resource id.
-func newID() string { return uuid.NewString() }
+// newID returns a fresh resource id: a time-ordered UUID (version 7), so
+// the read models' indexes by id grow at the end instead of at random.
+func newID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}

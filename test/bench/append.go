@@ -81,7 +81,7 @@ func submitFlows(ctx context.Context, w *eventstore.Writer, conc int, next *atom
 				}
 				name := "flow-" + strconv.FormatInt(i, 10)
 				desc := description1K
-				cmd := domain.CreateFlow{ID: uuid.NewString(), Fields: domain.FlowFields{Name: &name, Description: &desc}}
+				cmd := domain.CreateFlow{ID: uuid.Must(uuid.NewV7()).String(), Fields: domain.FlowFields{Name: &name, Description: &desc}}
 				t0 := time.Now()
 				_, err := w.Submit(ctx, eventstore.Request{Command: cmd, Actor: "bench"})
 				if keepLat {

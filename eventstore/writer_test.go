@@ -2,8 +2,6 @@ package eventstore_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/factstore/factstore/domain"
 	"github.com/factstore/factstore/eventstore"
+	"github.com/factstore/factstore/eventstore/eventstoretest"
 	"github.com/factstore/factstore/ledger"
 )
 
@@ -30,23 +29,8 @@ type env struct {
 // always) with the ledger stream.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ns, err := eventstore.StartEmbedded(eventstore.EmbeddedConfig{DataDir: t.TempDir()})
-	require.NoError(t, err)
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	nc, err := eventstore.ConnectInProcess(ns)
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	_, err = eventstore.EnsureStream(context.Background(), js, eventstore.DefaultStream, 1)
-	require.NoError(t, err)
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	require.NoError(t, err)
-	signer := ledger.NewSigner(priv, time.Now())
-	keys, err := ledger.NewKeyring(signer.Public())
-	require.NoError(t, err)
-	return &env{js: js, reader: eventstore.NewReader(js, eventstore.DefaultStream), keys: keys,
-		cfg: eventstore.WriterConfig{Conn: nc, JS: js, Signer: signer}}
+	es := eventstoretest.Start(t)
+	return &env{js: es.JS, reader: es.Reader, keys: es.Keys, cfg: es.WriterConfig()}
 }
 
 func (e *env) writer(t *testing.T, mod func(*eventstore.WriterConfig)) *eventstore.Writer {

@@ -2,8 +2,6 @@ package projections_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/factstore/factstore/domain"
 	"github.com/factstore/factstore/eventstore"
+	"github.com/factstore/factstore/eventstore/eventstoretest"
 	"github.com/factstore/factstore/ledger"
 	"github.com/factstore/factstore/projections"
 )
@@ -25,20 +23,8 @@ import (
 // a fresh key; it returns the reader and the keyring trusting that key.
 func ledgerOf(t *testing.T, n int) (*eventstore.Reader, *ledger.Keyring) {
 	t.Helper()
-	ns, err := eventstore.StartEmbedded(eventstore.EmbeddedConfig{DataDir: t.TempDir()})
-	require.NoError(t, err)
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	nc, err := eventstore.ConnectInProcess(ns)
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	_, err = eventstore.EnsureStream(context.Background(), js, eventstore.DefaultStream, 1)
-	require.NoError(t, err)
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	require.NoError(t, err)
-	signer := ledger.NewSigner(priv, time.Now())
-	w, err := eventstore.NewWriter(context.Background(), eventstore.WriterConfig{Conn: nc, JS: js, Signer: signer})
+	es := eventstoretest.Start(t)
+	w, err := eventstore.NewWriter(context.Background(), es.WriterConfig())
 	require.NoError(t, err)
 	t.Cleanup(w.Close)
 	for i := 0; i < n; i++ {
@@ -46,9 +32,7 @@ func ledgerOf(t *testing.T, n int) (*eventstore.Reader, *ledger.Keyring) {
 		_, err := w.Submit(context.Background(), eventstore.Request{Command: domain.CreateFlow{ID: name, Fields: domain.FlowFields{Name: &name}}})
 		require.NoError(t, err)
 	}
-	keys, err := ledger.NewKeyring(signer.Public())
-	require.NoError(t, err)
-	return eventstore.NewReader(js, eventstore.DefaultStream), keys
+	return es.Reader, es.Keys
 }
 
 func openStore(t *testing.T, path string) *projections.Store {

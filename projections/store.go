@@ -76,6 +76,8 @@ func Open(path string, log *slog.Logger) (*Store, error) {
 		Timeout:        2 * time.Second,
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
+		// Address space, not memory: spares the remaps a growing file needs.
+		InitialMmapSize: 1 << 30,
 	})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {

@@ -14,12 +14,13 @@ import (
 type State struct {
 	flows     map[string]*Flow
 	flowNames map[string]string // scopedName -> flow id
+	orgs      map[string]*Organisation
 	undo      []func()
 }
 
 // NewState returns the state of an empty ledger.
 func NewState() *State {
-	return &State{flows: map[string]*Flow{}, flowNames: map[string]string{}}
+	return &State{flows: map[string]*Flow{}, flowNames: map[string]string{}, orgs: map[string]*Organisation{}}
 }
 
 // Mark returns a point Rollback can return to.
@@ -69,6 +70,18 @@ func (s *State) Apply(r Recorded) error {
 			return fmt.Errorf("domain: apply %s at %d: %w", r.Type, r.Seq, err)
 		}
 		s.dropFlow(d.ID)
+	case EventOrganisationCreated, EventOrganisationUpdated:
+		var o Organisation
+		if err := json.Unmarshal(r.Data, &o); err != nil {
+			return fmt.Errorf("domain: apply %s at %d: %w", r.Type, r.Seq, err)
+		}
+		setMap(s, s.orgs, o.Slug, &o, false)
+	case EventOrganisationDeleted:
+		var d OrganisationDeleted
+		if err := json.Unmarshal(r.Data, &d); err != nil {
+			return fmt.Errorf("domain: apply %s at %d: %w", r.Type, r.Seq, err)
+		}
+		setMap(s, s.orgs, d.Slug, nil, true)
 	}
 	return nil
 }
@@ -81,6 +94,10 @@ func (s *State) ApplyEvent(e Event) {
 		s.putFlow(d)
 	case *FlowDeleted:
 		s.dropFlow(d.ID)
+	case *Organisation:
+		setMap(s, s.orgs, d.Slug, d, false)
+	case *OrganisationDeleted:
+		setMap(s, s.orgs, d.Slug, nil, true)
 	}
 }
 

@@ -173,8 +173,14 @@ func TestRebuildIsDeterministic(t *testing.T) {
 		n.do(t, http.MethodPut, "/api/v1/flows/"+ids[i], map[string]any{"name": fmt.Sprintf("renamed%d", i)})
 		n.do(t, http.MethodDelete, "/api/v1/flows/"+ids[i+50], nil)
 	}
+	for _, slug := range []string{"o1", "o2", "o3"} {
+		require.Equal(t, http.StatusCreated, n.do(t, http.MethodPost, "/api/v1/organisations", map[string]any{"slug": slug, "name": slug}).status)
+	}
+	require.Equal(t, http.StatusOK, n.do(t, http.MethodPut, "/api/v1/organisations/o2", map[string]any{"name": "two"}).status)
+	require.Equal(t, http.StatusNoContent, n.do(t, http.MethodDelete, "/api/v1/organisations/o3", nil).status)
 	before, err := n.Store.Dump()
 	require.NoError(t, err)
+	require.Len(t, before["orgs"], 2)
 	n.stop()
 
 	store, err := projections.Open(app.ReadModelPath(dir), quietLogger())

@@ -115,6 +115,13 @@ func (s *Server) routes() {
 	v1.HandleFunc("/flows/{id}", s.deleteFlow).Methods(http.MethodDelete)
 	v1.HandleFunc("/flows/{id}/template", s.flowTemplate).Methods(http.MethodGet)
 
+	v1.HandleFunc("/organisations", s.createOrganisation).Methods(http.MethodPost)
+	v1.HandleFunc("/organisations", s.listOrganisations).Methods(http.MethodGet)
+	v1.HandleFunc("/organisations/{slug}", s.getOrganisation).Methods(http.MethodGet)
+	v1.HandleFunc("/organisations/{slug}", s.updateOrganisation).Methods(http.MethodPut)
+	v1.HandleFunc("/organisations/{slug}", s.deleteOrganisation).Methods(http.MethodDelete)
+	v1.HandleFunc("/organisations/{slug}/flows", s.organisationFlows).Methods(http.MethodGet)
+
 	v1.HandleFunc("/audit", s.listAudit).Methods(http.MethodGet)
 	v1.HandleFunc("/audit/{id}", s.getAudit).Methods(http.MethodGet)
 

@@ -23,6 +23,7 @@ type prepared struct {
 	trail     string
 	flow      *flowKeys           // flow.created, flow.updated
 	deleted   *domain.FlowDeleted // flow.deleted
+	orgSlug   string              // organisation.*
 }
 
 // prepare derives an event's writes. It must be deterministic: the same
@@ -45,6 +46,14 @@ func prepare(e *ledger.Envelope, raw []byte) (prepared, error) {
 		if err := json.Unmarshal(e.Data, p.deleted); err != nil {
 			return p, err
 		}
+	case domain.EventOrganisationCreated, domain.EventOrganisationUpdated, domain.EventOrganisationDeleted:
+		var o struct {
+			Slug string `json:"slug"`
+		}
+		if err := json.Unmarshal(e.Data, &o); err != nil {
+			return p, err
+		}
+		p.orgSlug = o.Slug
 	}
 	return p, nil
 }
@@ -79,6 +88,10 @@ func (p *prepared) write(tx *bolt.Tx) error {
 		return putFlow(tx, p.seq, p.flow)
 	case p.deleted != nil:
 		return deleteFlow(tx, p.deleted)
+	case e.Type == domain.EventOrganisationDeleted:
+		return tx.Bucket(bucketOrgs).Delete([]byte(p.orgSlug))
+	case p.orgSlug != "":
+		return tx.Bucket(bucketOrgs).Put([]byte(p.orgSlug), p.seq)
 	}
 	return nil
 }

@@ -67,6 +67,55 @@ func (s *Store) Flows(org string) ([]domain.Flow, error) {
 	return out, err
 }
 
+// Organisation returns the organisation with slug.
+func (s *Store) Organisation(slug string) (*domain.Organisation, error) {
+	var o *domain.Organisation
+	err := s.db.View(func(tx *bolt.Tx) error {
+		seq := tx.Bucket(bucketOrgs).Get([]byte(slug))
+		if seq == nil {
+			return domain.NotFound("organisation", slug)
+		}
+		var err error
+		o, err = orgAt(tx, seq)
+		return err
+	})
+	return o, err
+}
+
+func orgAt(tx *bolt.Tx, seq []byte) (*domain.Organisation, error) {
+	data, err := eventData(tx, seq)
+	if err != nil {
+		return nil, err
+	}
+	o := new(domain.Organisation)
+	if err := json.Unmarshal(data, o); err != nil {
+		return nil, fmt.Errorf("projections: organisation at %x: %w", seq, err)
+	}
+	return o, nil
+}
+
+// Organisations lists organisations, oldest first.
+func (s *Store) Organisations() ([]domain.Organisation, error) {
+	out := []domain.Organisation{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOrgs).ForEach(func(_, seq []byte) error {
+			o, err := orgAt(tx, seq)
+			if err != nil {
+				return err
+			}
+			out = append(out, *o)
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		}
+		return out[i].Slug < out[j].Slug
+	})
+	return out, err
+}
+
 // Event returns the envelope at seq.
 func (s *Store) Event(seq uint64) (*ledger.Envelope, error) {
 	var e *ledger.Envelope

@@ -35,12 +35,13 @@ var (
 	bucketAuditTrail = []byte("audit_trail") // trail id 0 seq -> nil
 	bucketFlows      = []byte("flows")       // flow id -> seq of the event holding its state
 	bucketFlowNames  = []byte("flow_names")  // org/name -> flow id
+	bucketOrgs       = []byte("orgs")        // slug -> seq of the event holding its state
 	// bucketVerified survives Reset: it holds the checkpoint up to which the
 	// chain was fully verified, signatures included (see ledger.Checkpoint).
 	bucketVerified = []byte("verified")
 
 	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketEventIDs, bucketRecords, bucketAuditType,
-		bucketAuditActor, bucketAuditTrail, bucketFlows, bucketFlowNames, bucketVerified}
+		bucketAuditActor, bucketAuditTrail, bucketFlows, bucketFlowNames, bucketOrgs, bucketVerified}
 
 	keyApplied  = []byte("applied")
 	keyPrevHash = []byte("prevHash")
@@ -49,7 +50,7 @@ var (
 )
 
 // SchemaVersion is the read-model format; a file with another is rebuilt.
-const SchemaVersion = "2"
+const SchemaVersion = "3"
 
 // Store is the bbolt read-model database.
 type Store struct {

@@ -1,0 +1,105 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"github.com/factstore/factstore/domain"
+)
+
+// organisationBody is the JSON of an organisation create or update.
+type organisationBody struct {
+	Slug        *string `json:"slug"`
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	Type        *string `json:"type"`
+}
+
+func (b organisationBody) fields() domain.OrganisationFields {
+	return domain.OrganisationFields{Name: b.Name, Description: b.Description, Type: b.Type}
+}
+
+func (s *Server) createOrganisation(w http.ResponseWriter, r *http.Request) {
+	var b organisationBody
+	if err := decodeJSON(r, &b); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	slug := ""
+	if b.Slug != nil {
+		slug = *b.Slug
+	}
+	out, err := s.write(w, r, domain.CreateOrganisation{ID: newID(), Slug: slug, Fields: b.fields()})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	respondEvent(w, out, http.StatusCreated)
+}
+
+func (s *Server) listOrganisations(w http.ResponseWriter, r *http.Request) {
+	orgs, err := s.cfg.Store.Organisations()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, orgs)
+}
+
+func (s *Server) getOrganisation(w http.ResponseWriter, r *http.Request) {
+	o, err := s.cfg.Store.Organisation(mux.Vars(r)["slug"])
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, o)
+}
+
+func (s *Server) updateOrganisation(w http.ResponseWriter, r *http.Request) {
+	var b organisationBody
+	if err := decodeJSON(r, &b); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	slug := mux.Vars(r)["slug"]
+	if b.Slug != nil && *b.Slug != slug {
+		writeError(w, r, domain.Invalid("slug", "cannot be changed"))
+		return
+	}
+	out, err := s.write(w, r, domain.UpdateOrganisation{Slug: slug, Fields: b.fields()})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	respondEvent(w, out, http.StatusOK)
+}
+
+func (s *Server) deleteOrganisation(w http.ResponseWriter, r *http.Request) {
+	out, err := s.write(w, r, domain.DeleteOrganisation{Slug: mux.Vars(r)["slug"]})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if out.dryRun {
+		writeJSON(w, http.StatusOK, map[string]any{"dryRun": true, "wouldDelete": json.RawMessage(out.res.Events[0].Data)})
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// organisationFlows lists the flows of an existing organisation.
+func (s *Server) organisationFlows(w http.ResponseWriter, r *http.Request) {
+	slug := mux.Vars(r)["slug"]
+	if _, err := s.cfg.Store.Organisation(slug); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	flows, err := s.cfg.Store.Flows(slug)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, flows)
+}

@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -636,7 +635,7 @@ func (w *Writer) decide(batch []*pending) (drafts []ledger.Draft, owners []*pend
 	}
 	// Encoding is the costly part (canonical JSON, ~25 µs an event); it
 	// needs no state, so it runs in parallel.
-	parallel(len(work), func(k int) {
+	ledger.Parallel(len(work), 4, func(k int) {
 		dw := &work[k]
 		a := dw.p.res.Events[dw.i]
 		dw.data, dw.err = ledger.CanonicalJSON(dw.e.Data)
@@ -672,27 +671,6 @@ func (w *Writer) decide(batch []*pending) (drafts []ledger.Draft, owners []*pend
 		owners = append(owners, dw.p)
 	}
 	return drafts, owners, n, 0
-}
-
-// parallel runs f(0..n-1) on up to GOMAXPROCS goroutines.
-func parallel(n int, f func(int)) {
-	workers := min(runtime.GOMAXPROCS(0), n/4)
-	if workers <= 1 {
-		for i := 0; i < n; i++ {
-			f(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				f(i)
-			}
-		})
-	}
-	wg.Wait()
 }
 
 func (w *Writer) replaySeqs(key string) []uint64 {

@@ -100,6 +100,12 @@ func (s *Server) deleteFlow(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	respondDeleted(w, out)
+}
+
+// respondDeleted answers a delete: 204, or for a dry run 200 with the
+// deletion event's payload.
+func respondDeleted(w http.ResponseWriter, out written) {
 	if out.dryRun {
 		writeJSON(w, http.StatusOK, map[string]any{"dryRun": true, "wouldDelete": json.RawMessage(out.res.Events[0].Data)})
 		return

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/gorilla/mux"
@@ -82,11 +81,7 @@ func (s *Server) deleteOrganisation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if out.dryRun {
-		writeJSON(w, http.StatusOK, map[string]any{"dryRun": true, "wouldDelete": json.RawMessage(out.res.Events[0].Data)})
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	respondDeleted(w, out)
 }
 
 // organisationFlows lists the flows of an existing organisation.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrTampered is wrapped by every verification failure.
@@ -382,4 +383,26 @@ func Prefetch(ctx context.Context, src Source, n int) (Source, func()) {
 		<-done
 	}
 	return next, stop
+}
+
+// Parallel runs f(0..n-1) on up to GOMAXPROCS goroutines, at least perWorker
+// items each (small jobs stay on the caller's goroutine).
+func Parallel(n, perWorker int, f func(int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/max(perWorker, 1))
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -9,9 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -421,7 +419,7 @@ func check(checker *ledger.Checker, chain *ledger.ChainState, keys *ledger.Keyri
 	// then only stores them.
 	cb.prepared = make([]prepared, len(envs))
 	errs := make([]error, len(envs))
-	parallel(len(envs), func(i int) { cb.prepared[i], errs[i] = prepare(envs[i], items[i].Raw) })
+	ledger.Parallel(len(envs), 64, func(i int) { cb.prepared[i], errs[i] = prepare(envs[i], items[i].Raw) })
 	for i, err := range errs {
 		if err != nil && cb.err == nil {
 			cb.err = fmt.Errorf("projections: apply %d (%s): %w", envs[i].Seq, envs[i].Type, err)
@@ -499,25 +497,4 @@ func (s *Store) write(cb checkedBatch) error {
 		return fmt.Errorf("%w: %w", ErrHalted, broken)
 	}
 	return nil
-}
-
-// parallel runs f(0..n-1) on up to GOMAXPROCS goroutines.
-func parallel(n int, f func(int)) {
-	workers := min(runtime.GOMAXPROCS(0), n/64)
-	if workers <= 1 {
-		for i := 0; i < n; i++ {
-			f(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				f(i)
-			}
-		})
-	}
-	wg.Wait()
 }

@@ -120,7 +120,7 @@ func validateFlowFields(f FlowFields, create bool) error {
 		if len(*f.TemplateYAML) > MaxTemplateLen {
 			return Invalid("templateYaml", "must be at most %d bytes", MaxTemplateLen)
 		}
-		if _, err := ParseTemplate(*f.TemplateYAML); err != nil {
+		if _, err := ParseComplianceTemplate(*f.TemplateYAML); err != nil {
 			return err
 		}
 	}
@@ -293,7 +293,8 @@ func (c UpdateFlow) Decide(s *State, now time.Time) ([]Event, error) {
 		return nil, Conflict("a flow named %q already exists", f.Name)
 	}
 	f.UpdatedAt = now.UTC()
-	return []Event{{Type: EventFlowUpdated, Org: f.Org(), Aggregate: AggregateFlow, AggregateID: f.ID, Data: &f}}, nil
+	ev := Event{Type: EventFlowUpdated, Org: f.Org(), Aggregate: AggregateFlow, AggregateID: f.ID, Data: &f}
+	return append([]Event{ev}, s.flowStatusEvents(&f, now)...), nil
 }
 
 // DeleteFlow removes a flow from the read models; its history stays in the ledger.
@@ -306,6 +307,9 @@ func (c DeleteFlow) Decide(s *State, _ time.Time) ([]Event, error) {
 	cur, ok := s.flows[c.ID]
 	if !ok {
 		return nil, NotFound("flow", c.ID)
+	}
+	if n := len(s.flowTrails[c.ID]); n > 0 {
+		return nil, Conflict("flow %q has %d trail(s); their history would lose its flow", cur.Name, n)
 	}
 	d := &FlowDeleted{ID: cur.ID, Name: cur.Name, OrgSlug: cur.OrgSlug}
 	return []Event{{Type: EventFlowDeleted, Org: cur.Org(), Aggregate: AggregateFlow, AggregateID: cur.ID, Data: d}}, nil

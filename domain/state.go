@@ -3,6 +3,8 @@ package domain
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"time"
 )
 
 // State is the write side's view of the ledger: just what commands need to
@@ -15,12 +17,57 @@ type State struct {
 	flows     map[string]*Flow
 	flowNames map[string]string // scopedName -> flow id
 	orgs      map[string]*Organisation
-	undo      []func()
+	// Trails and what compliance needs of them. A trailState is never
+	// changed in place: a change replaces it (see trailState.with), so the
+	// journal can restore the old one.
+	trails       map[string]*trailState
+	trailNames   map[string]string   // flowId/name -> trail id
+	flowTrails   map[string][]string // flow id -> trail ids, oldest first
+	artifacts    map[string]string   // artifact id -> trail id
+	attestations map[string]string   // attestation id -> trail id
+	undo         []func()
+}
+
+// trailState is a trail and the facts its compliance is judged on.
+type trailState struct {
+	trail *Trail
+	facts TrailFacts
+}
+
+// with returns a copy of ts changed by f (slices are copied on append by
+// their owners, never written in place).
+func (ts *trailState) with(f func(*TrailFacts)) *trailState {
+	next := &trailState{trail: ts.trail, facts: ts.facts}
+	f(&next.facts)
+	next.facts.Trail = next.trail
+	return next
+}
+
+func (ts *trailState) hasDigest(d string) bool {
+	for _, a := range ts.facts.Artifacts {
+		if a.Digest == d {
+			return true
+		}
+	}
+	return false
+}
+
+func (ts *trailState) artifact(id string) (ArtifactFact, bool) {
+	for _, a := range ts.facts.Artifacts {
+		if a.ID == id {
+			return a, true
+		}
+	}
+	return ArtifactFact{}, false
 }
 
 // NewState returns the state of an empty ledger.
 func NewState() *State {
-	return &State{flows: map[string]*Flow{}, flowNames: map[string]string{}, orgs: map[string]*Organisation{}}
+	return &State{
+		flows: map[string]*Flow{}, flowNames: map[string]string{}, orgs: map[string]*Organisation{},
+		trails: map[string]*trailState{}, trailNames: map[string]string{}, flowTrails: map[string][]string{},
+		artifacts: map[string]string{}, attestations: map[string]string{},
+	}
 }
 
 // Mark returns a point Rollback can return to.
@@ -82,6 +129,33 @@ func (s *State) Apply(r Recorded) error {
 			return fmt.Errorf("domain: apply %s at %d: %w", r.Type, r.Seq, err)
 		}
 		setMap(s, s.orgs, d.Slug, nil, true)
+	default:
+		data := payloadOf(r.Type)
+		if data == nil {
+			return nil
+		}
+		if err := json.Unmarshal(r.Data, data); err != nil {
+			return fmt.Errorf("domain: apply %s at %d: %w", r.Type, r.Seq, err)
+		}
+		s.ApplyEvent(Event{Type: r.Type, Data: data})
+	}
+	return nil
+}
+
+// payloadOf returns a new payload value for the trail event types the
+// state folds, or nil.
+func payloadOf(eventType string) any {
+	switch eventType {
+	case EventTrailStarted:
+		return new(Trail)
+	case EventTrailStatusChanged:
+		return new(TrailStatusChanged)
+	case EventArtifactReported:
+		return new(Artifact)
+	case EventAttestationRecorded:
+		return new(Attestation)
+	case EventEvidenceAttached:
+		return new(EvidenceAttached)
 	}
 	return nil
 }
@@ -98,7 +172,78 @@ func (s *State) ApplyEvent(e Event) {
 		setMap(s, s.orgs, d.Slug, d, false)
 	case *OrganisationDeleted:
 		setMap(s, s.orgs, d.Slug, nil, true)
+	case *Trail:
+		setMap(s, s.trails, d.ID, &trailState{trail: d, facts: TrailFacts{Trail: d}}, false)
+		setMap(s, s.trailNames, trailNameKey(d.FlowID, d.Name), d.ID, false)
+		setMap(s, s.flowTrails, d.FlowID, append(slices.Clip(s.flowTrails[d.FlowID]), d.ID), false)
+	case *TrailStatusChanged:
+		if ts, ok := s.trails[d.TrailID]; ok {
+			t := *ts.trail
+			t.Status, t.UpdatedAt = d.Status, d.At
+			setMap(s, s.trails, d.TrailID, &trailState{trail: &t, facts: TrailFacts{Trail: &t, Artifacts: ts.facts.Artifacts, Attestations: ts.facts.Attestations}}, false)
+		}
+	case *Artifact:
+		s.changeTrail(d.TrailID, func(f *TrailFacts) {
+			f.Artifacts = append(slices.Clip(f.Artifacts), ArtifactFact{ID: d.ID, Name: d.ImageName, Digest: d.Sha256Digest})
+		})
+		setMap(s, s.artifacts, d.ID, d.TrailID, false)
+	case *Attestation:
+		s.changeTrail(d.TrailID, func(f *TrailFacts) { f.Attestations = append(slices.Clip(f.Attestations), AttestationFactOf(d)) })
+		setMap(s, s.attestations, d.ID, d.TrailID, false)
+	case *EvidenceAttached:
+		if d.Status != nil {
+			s.changeTrail(d.TrailID, func(f *TrailFacts) { f.setStatus(d.AttestationID, *d.Status) })
+		}
 	}
+}
+
+// changeTrail replaces a trail's state with a changed copy.
+func (s *State) changeTrail(id string, f func(*TrailFacts)) {
+	if ts, ok := s.trails[id]; ok {
+		setMap(s, s.trails, id, ts.with(f), false)
+	}
+}
+
+// statusEvents recomputes the status of a trail as it will be after the
+// command (next) and returns a trail.status.changed event if it differs.
+func (s *State) statusEvents(next *trailState, reason string, now time.Time) []Event {
+	flow, ok := s.flows[next.trail.FlowID]
+	if !ok {
+		return nil
+	}
+	v := EvaluateTrail(flow, &next.facts)
+	if v.Status == next.trail.Status {
+		return nil
+	}
+	t := next.trail
+	return []Event{{Type: EventTrailStatusChanged, Org: t.Org(), Aggregate: AggregateTrail, AggregateID: t.ID,
+		Data: &TrailStatusChanged{TrailID: t.ID, FlowID: t.FlowID, Status: v.Status, Previous: t.Status, Reason: reason, At: now.UTC()}}}
+}
+
+// flowStatusEvents recomputes the status of every trail of a flow as it
+// will be after flow changes to next.
+func (s *State) flowStatusEvents(next *Flow, now time.Time) []Event {
+	var out []Event
+	for _, id := range s.flowTrails[next.ID] {
+		ts := s.trails[id]
+		v := EvaluateTrail(next, &ts.facts)
+		if v.Status == ts.trail.Status {
+			continue
+		}
+		t := ts.trail
+		out = append(out, Event{Type: EventTrailStatusChanged, Org: t.Org(), Aggregate: AggregateTrail, AggregateID: t.ID,
+			Data: &TrailStatusChanged{TrailID: t.ID, FlowID: t.FlowID, Status: v.Status, Previous: t.Status, Reason: "flow requirements changed", At: now.UTC()}})
+	}
+	return out
+}
+
+// Trail returns the trail with id, if it exists.
+func (s *State) Trail(id string) (*Trail, bool) {
+	ts, ok := s.trails[id]
+	if !ok {
+		return nil, false
+	}
+	return ts.trail, true
 }
 
 func (s *State) putFlow(f *Flow) {

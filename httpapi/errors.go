@@ -9,6 +9,7 @@ import (
 
 	"github.com/factstore/factstore/domain"
 	"github.com/factstore/factstore/eventstore"
+	"github.com/factstore/factstore/policy/evidence"
 	"github.com/factstore/factstore/projections"
 )
 
@@ -33,7 +34,9 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, errBadJSON), errors.Is(err, errBadParam), errors.Is(err, domain.ErrInvalid):
 		return http.StatusBadRequest
-	case errors.Is(err, domain.ErrNotFound), errors.Is(err, errRouteNotFound):
+	case errors.Is(err, evidence.ErrUnparseable):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, domain.ErrNotFound), errors.Is(err, errRouteNotFound), errors.Is(err, eventstore.ErrEvidenceNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, errMethodNotAllowed):
 		return http.StatusMethodNotAllowed

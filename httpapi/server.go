@@ -41,6 +41,10 @@ type Config struct {
 	MaxBodyBytes int64
 	// WriteTimeout bounds a write's wait for storage and projection (default 30 s).
 	WriteTimeout time.Duration
+	// Evidence stores evidence files; required.
+	Evidence *eventstore.EvidenceStore
+	// MaxEvidenceBytes bounds one evidence file (default 100 MiB).
+	MaxEvidenceBytes int64
 }
 
 // Server is the HTTP API.
@@ -67,6 +71,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Keys == nil {
 		errs = append(errs, errors.New("keys is required"))
 	}
+	if cfg.Evidence == nil {
+		errs = append(errs, errors.New("evidence store is required"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
@@ -75,6 +82,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.MaxEvidenceBytes <= 0 {
+		cfg.MaxEvidenceBytes = 100 << 20
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 30 * time.Second
@@ -121,6 +131,39 @@ func (s *Server) routes() {
 	v1.HandleFunc("/organisations/{slug}", s.updateOrganisation).Methods(http.MethodPut)
 	v1.HandleFunc("/organisations/{slug}", s.deleteOrganisation).Methods(http.MethodDelete)
 	v1.HandleFunc("/organisations/{slug}/flows", s.organisationFlows).Methods(http.MethodGet)
+
+	v1.HandleFunc("/trails", s.createTrail).Methods(http.MethodPost)
+	v1.HandleFunc("/trails", s.listTrails).Methods(http.MethodGet)
+	v1.HandleFunc("/trails/{id}", s.getTrail).Methods(http.MethodGet)
+	v1.HandleFunc("/trails/{id}/audit", s.trailAudit).Methods(http.MethodGet)
+	v1.HandleFunc("/flows/{id}/trails", s.flowTrails).Methods(http.MethodGet)
+
+	v1.HandleFunc("/trails/{trailId}/artifacts", s.reportArtifact).Methods(http.MethodPost)
+	v1.HandleFunc("/trails/{trailId}/artifacts", s.trailArtifacts).Methods(http.MethodGet)
+	v1.HandleFunc("/artifacts", s.artifactsByDigest).Methods(http.MethodGet)
+	v1.HandleFunc("/trails/{trailId}/artifacts/{artifactId}/provenance", s.recordProvenance).Methods(http.MethodPost)
+	v1.HandleFunc("/trails/{trailId}/artifacts/{artifactId}/provenance", s.getProvenance).Methods(http.MethodGet)
+	v1.HandleFunc("/trails/{trailId}/artifacts/{artifactId}/provenance/verify", s.verifyProvenance).Methods(http.MethodPost)
+	v1.HandleFunc("/artifacts/{sha256}/provenance", s.provenanceByDigest).Methods(http.MethodGet)
+
+	v1.HandleFunc("/trails/{trailId}/attestations", s.recordAttestation).Methods(http.MethodPost)
+	v1.HandleFunc("/trails/{trailId}/attestations", s.trailAttestations).Methods(http.MethodGet)
+	v1.HandleFunc("/attestations", s.recordAttestation).Methods(http.MethodPost)
+	v1.HandleFunc("/attestations/{id}", s.getAttestation).Methods(http.MethodGet)
+	v1.HandleFunc("/trails/{trailId}/attestations/{attestationId}/evidence", s.uploadEvidence).
+		Methods(http.MethodPost).Name(evidenceUploadRoute)
+	v1.HandleFunc("/evidence/{sha256}", s.downloadEvidence).Methods(http.MethodGet)
+	v1.HandleFunc("/trails/{id}/evidence", s.trailEvidence).Methods(http.MethodGet)
+	v1.HandleFunc("/attestations/{id}/evidence", s.attestationEvidence).Methods(http.MethodGet)
+
+	v1.HandleFunc("/assert", s.assert).Methods(http.MethodPost)
+	v1.HandleFunc("/search", s.search).Methods(http.MethodGet)
+
+	v2 := routePrefix{r, "/api/v2"}
+	v2.HandleFunc("/trails", s.createTrail).Methods(http.MethodPost)
+	v2.HandleFunc("/trails/{trailId}/artifacts", s.reportArtifact).Methods(http.MethodPost)
+	v2.HandleFunc("/trails/{trailId}/attestations", s.recordAttestation).Methods(http.MethodPost)
+	v2.HandleFunc("/trails/{trailId}/attestations", s.trailAttestations).Methods(http.MethodGet)
 
 	v1.HandleFunc("/audit", s.listAudit).Methods(http.MethodGet)
 	v1.HandleFunc("/audit/{id}", s.getAudit).Methods(http.MethodGet)

@@ -24,6 +24,8 @@ type prepared struct {
 	flow      *flowKeys           // flow.created, flow.updated
 	deleted   *domain.FlowDeleted // flow.deleted
 	orgSlug   string              // organisation.*
+	flowDoc   *searchDoc          // flow.created, flow.updated
+	te        *trailEvent         // trail aggregate events
 }
 
 // prepare derives an event's writes. It must be deterministic: the same
@@ -35,12 +37,19 @@ func prepare(e *ledger.Envelope, raw []byte) (prepared, error) {
 	if e.Aggregate == "trail" || containsKeyFold(e.Data, "trailid") {
 		p.trail, _, _ = domain.AuditSubjects(e.Aggregate, e.AggregateID, e.Data)
 	}
+	te, ok, err := prepareCompliance(e.Type, e.Data)
+	if ok {
+		p.te = te
+		return p, err
+	}
 	switch e.Type {
 	case domain.EventFlowCreated, domain.EventFlowUpdated:
-		p.flow = new(flowKeys)
-		if err := json.Unmarshal(e.Data, p.flow); err != nil {
+		var f domain.Flow
+		if err := json.Unmarshal(e.Data, &f); err != nil {
 			return p, err
 		}
+		p.flow = &flowKeys{ID: f.ID, Name: f.Name, OrgSlug: f.OrgSlug}
+		p.flowDoc = flowSearchDoc(&f)
 	case domain.EventFlowDeleted:
 		p.deleted = new(domain.FlowDeleted)
 		if err := json.Unmarshal(e.Data, p.deleted); err != nil {
@@ -84,9 +93,23 @@ func (p *prepared) write(tx *bolt.Tx) error {
 		}
 	}
 	switch {
+	case p.te != nil:
+		return writeCompliance(tx, p.seq, p.te)
 	case p.flow != nil:
+		if err := tx.Bucket(bucketFlowVersions).Put(seqIndexKey(p.flow.ID, p.seq), nil); err != nil {
+			return err
+		}
+		if err := putSearch(tx, p.flowDoc); err != nil {
+			return err
+		}
 		return putFlow(tx, p.seq, p.flow)
 	case p.deleted != nil:
+		if err := tx.Bucket(bucketFlowVersions).Put(seqIndexKey(p.deleted.ID, p.seq), nil); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketSearch).Delete(searchKey("flow", p.deleted.ID)); err != nil {
+			return err
+		}
 		return deleteFlow(tx, p.deleted)
 	case e.Type == domain.EventOrganisationDeleted:
 		return tx.Bucket(bucketOrgs).Delete([]byte(p.orgSlug))

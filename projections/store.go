@@ -38,8 +38,8 @@ var (
 	// chain was fully verified, signatures included (see ledger.Checkpoint).
 	bucketVerified = []byte("verified")
 
-	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketEventIDs, bucketRecords, bucketAuditType,
-		bucketAuditActor, bucketAuditTrail, bucketFlows, bucketFlowNames, bucketOrgs, bucketVerified}
+	allBuckets = append([][]byte{bucketMeta, bucketEvents, bucketEventIDs, bucketRecords, bucketAuditType,
+		bucketAuditActor, bucketAuditTrail, bucketFlows, bucketFlowNames, bucketOrgs, bucketVerified}, complianceBuckets...)
 
 	keyApplied  = []byte("applied")
 	keyPrevHash = []byte("prevHash")
@@ -48,7 +48,7 @@ var (
 )
 
 // SchemaVersion is the read-model format; a file with another is rebuilt.
-const SchemaVersion = "3"
+const SchemaVersion = "4"
 
 // Store is the bbolt read-model database.
 type Store struct {

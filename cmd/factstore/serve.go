@@ -18,7 +18,7 @@ import (
 func serveCmd() *cobra.Command {
 	var sf storeFlags
 	var httpAddr, natsListen, logFormat string
-	var maxBody int64
+	var maxBody, maxEvidence int64
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Factstore server (embedded NATS JetStream and bbolt by default)",
@@ -37,7 +37,7 @@ func serveCmd() *cobra.Command {
 			defer stop()
 			node, err := app.Start(ctx, app.Config{
 				DataDir: sf.dataDir, NATSListen: natsListen, NATSURL: sf.natsURL, Replicas: sf.replicas,
-				MaxBodyBytes: maxBody, Logger: log,
+				MaxBodyBytes: maxBody, MaxEvidenceBytes: maxEvidence, Logger: log,
 			})
 			if err != nil {
 				return err
@@ -86,6 +86,7 @@ func serveCmd() *cobra.Command {
 	fs.StringVar(&natsListen, "nats-listen", "127.0.0.1:4222", `embedded server's client address ("" = in-process only) [FACTSTORE_NATS_LISTEN]`)
 	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json [FACTSTORE_LOG_FORMAT]")
 	fs.Int64Var(&maxBody, "max-body-bytes", 1<<20, "largest accepted JSON body [FACTSTORE_MAX_BODY_BYTES]")
+	fs.Int64Var(&maxEvidence, "max-evidence-bytes", 100<<20, "largest accepted evidence file [FACTSTORE_MAX_EVIDENCE_BYTES]")
 	return cmd
 }
 

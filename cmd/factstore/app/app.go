@@ -40,6 +40,8 @@ type Config struct {
 	Stream string
 	// MaxBodyBytes bounds JSON request bodies (default 1 MiB).
 	MaxBodyBytes int64
+	// MaxEvidenceBytes bounds one evidence file upload (default 100 MiB).
+	MaxEvidenceBytes int64
 	// Logger receives logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -315,9 +317,14 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			}
 		}
 	}()
+	ev, err := eventstore.OpenEvidenceStore(ctx, conn.JS, cfg.Replicas)
+	if err != nil {
+		n.Close()
+		return nil, err
+	}
 	if n.API, err = httpapi.New(httpapi.Config{
 		Writer: n.Writer, Store: n.Store, Reader: conn.Reader, Keys: keys, Metrics: metrics,
-		Logger: cfg.Logger, MaxBodyBytes: cfg.MaxBodyBytes,
+		Logger: cfg.Logger, MaxBodyBytes: cfg.MaxBodyBytes, Evidence: ev, MaxEvidenceBytes: cfg.MaxEvidenceBytes,
 	}); err != nil {
 		n.Close()
 		return nil, err

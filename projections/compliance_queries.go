@@ -1,0 +1,455 @@
+package projections
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/factstore/factstore/domain"
+	"github.com/factstore/factstore/ledger"
+)
+
+// Trail returns the trail with id as it is now.
+func (s *Store) Trail(id string) (*domain.Trail, error) {
+	t := new(domain.Trail)
+	err := s.db.View(func(tx *bolt.Tx) error { return getOr404(tx.Bucket(bucketTrails), "trail", id, t) })
+	return t, err
+}
+
+// TrailByName returns the trail of a flow by its name.
+func (s *Store) TrailByName(flowID, name string) (*domain.Trail, error) {
+	t := new(domain.Trail)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		id := tx.Bucket(bucketTrailNames).Get([]byte(flowID + "/" + name))
+		if id == nil {
+			return domain.NotFound("trail", name)
+		}
+		return getOr404(tx.Bucket(bucketTrails), "trail", string(id), t)
+	})
+	return t, err
+}
+
+func getOr404(b *bolt.Bucket, kind, id string, v any) error {
+	ok, err := getJSON(b, id, v)
+	if err != nil {
+		return fmt.Errorf("projections: %s %s: %w", kind, id, err)
+	}
+	if !ok {
+		return domain.NotFound(kind, id)
+	}
+	return nil
+}
+
+// Trails lists trails oldest first; flowID, if not empty, narrows them to
+// one flow (404 if it does not exist).
+func (s *Store) Trails(flowID string) ([]domain.Trail, error) {
+	out := []domain.Trail{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if flowID == "" {
+			return tx.Bucket(bucketFlowTrails).ForEach(func(_, id []byte) error {
+				return appendJSON(tx.Bucket(bucketTrails), string(id), &out)
+			})
+		}
+		if tx.Bucket(bucketFlows).Get([]byte(flowID)) == nil {
+			return domain.NotFound("flow", flowID)
+		}
+		return forPrefix(tx.Bucket(bucketFlowTrails), flowID, func(_ uint64, id []byte) error {
+			return appendJSON(tx.Bucket(bucketTrails), string(id), &out)
+		})
+	})
+	return out, err
+}
+
+// FlowTrails pages through a flow's trails, oldest first.
+func (s *Store) FlowTrails(flowID string, page, size int) ([]domain.Trail, int, error) {
+	out := []domain.Trail{}
+	total := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketFlows).Get([]byte(flowID)) == nil {
+			return domain.NotFound("flow", flowID)
+		}
+		skip := page * size
+		return forPrefix(tx.Bucket(bucketFlowTrails), flowID, func(_ uint64, id []byte) error {
+			total++
+			if total <= skip || len(out) >= size {
+				return nil
+			}
+			return appendJSON(tx.Bucket(bucketTrails), string(id), &out)
+		})
+	})
+	return out, total, err
+}
+
+func appendJSON[T any](b *bolt.Bucket, id string, out *[]T) error {
+	var v T
+	ok, err := getJSON(b, id, &v)
+	if err != nil || !ok {
+		return err
+	}
+	*out = append(*out, v)
+	return nil
+}
+
+// forPrefix calls f for every "prefix 0 seq" key of b, in sequence order.
+func forPrefix(b *bolt.Bucket, prefix string, f func(seq uint64, v []byte) error) error {
+	p := append([]byte(prefix), 0)
+	c := b.Cursor()
+	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+		if len(k) != len(p)+8 {
+			continue
+		}
+		if err := f(binary.BigEndian.Uint64(k[len(p):]), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TrailArtifacts lists the artifacts reported on a trail, in order.
+func (s *Store) TrailArtifacts(trailID string) ([]domain.Artifact, error) {
+	out := []domain.Artifact{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketTrails).Get([]byte(trailID)) == nil {
+			return domain.NotFound("trail", trailID)
+		}
+		return forTrailEvents(tx, trailID, 0, func(e *ledger.Envelope) error {
+			if e.Type != domain.EventArtifactReported {
+				return nil
+			}
+			var a struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal(e.Data, &a); err != nil {
+				return err
+			}
+			return appendJSON(tx.Bucket(bucketArtifacts), a.ID, &out)
+		})
+	})
+	return out, err
+}
+
+// forTrailEvents calls f for every event of a trail up to atSeq (0: all).
+func forTrailEvents(tx *bolt.Tx, trailID string, atSeq uint64, f func(*ledger.Envelope) error) error {
+	events := tx.Bucket(bucketEvents)
+	return forPrefix(tx.Bucket(bucketRecords), trailID, func(seq uint64, _ []byte) error {
+		if atSeq > 0 && seq > atSeq {
+			return nil
+		}
+		e, err := ledger.Decode(events.Get(seqKey(seq)))
+		if err != nil {
+			return err
+		}
+		return f(e)
+	})
+}
+
+// Artifact returns the artifact with id as it is now.
+func (s *Store) Artifact(id string) (*domain.Artifact, error) {
+	a := new(domain.Artifact)
+	err := s.db.View(func(tx *bolt.Tx) error { return getOr404(tx.Bucket(bucketArtifacts), "artifact", id, a) })
+	return a, err
+}
+
+// ArtifactsByDigest lists every artifact reported with digest, in order.
+func (s *Store) ArtifactsByDigest(digest string) ([]domain.Artifact, error) {
+	out := []domain.Artifact{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return forPrefix(tx.Bucket(bucketDigests), digest, func(_ uint64, id []byte) error {
+			return appendJSON(tx.Bucket(bucketArtifacts), string(id), &out)
+		})
+	})
+	return out, err
+}
+
+// Provenance returns the latest provenance recorded for an artifact.
+func (s *Store) Provenance(artifactID string) (*domain.Provenance, error) {
+	var p *domain.Provenance
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		p, err = provenanceOf(tx, artifactID)
+		return err
+	})
+	return p, err
+}
+
+func provenanceOf(tx *bolt.Tx, artifactID string) (*domain.Provenance, error) {
+	seq := tx.Bucket(bucketProvenance).Get([]byte(artifactID))
+	if seq == nil {
+		return nil, domain.NotFound("provenance of artifact", artifactID)
+	}
+	data, err := eventData(tx, seq)
+	if err != nil {
+		return nil, err
+	}
+	p := new(domain.Provenance)
+	return p, json.Unmarshal(data, p)
+}
+
+// ProvenanceByDigest lists the latest provenance of every artifact with digest.
+func (s *Store) ProvenanceByDigest(digest string) ([]domain.Provenance, error) {
+	out := []domain.Provenance{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return forPrefix(tx.Bucket(bucketDigests), digest, func(_ uint64, id []byte) error {
+			p, err := provenanceOf(tx, string(id))
+			if err == nil {
+				out = append(out, *p)
+			}
+			if err != nil && !isNotFound(err) {
+				return err
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+func isNotFound(err error) bool { return errors.Is(err, domain.ErrNotFound) }
+
+// Attestation returns the attestation with id as it is now.
+func (s *Store) Attestation(id string) (*domain.Attestation, error) {
+	a := new(domain.Attestation)
+	err := s.db.View(func(tx *bolt.Tx) error { return getOr404(tx.Bucket(bucketAttestations), "attestation", id, a) })
+	return a, err
+}
+
+// TrailAttestations pages through a trail's attestations, oldest first
+// (size <= 0: all).
+func (s *Store) TrailAttestations(trailID string, page, size int) ([]domain.Attestation, int, error) {
+	out := []domain.Attestation{}
+	total := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketTrails).Get([]byte(trailID)) == nil {
+			return domain.NotFound("trail", trailID)
+		}
+		skip := page * size
+		return forPrefix(tx.Bucket(bucketTrailAtts), trailID, func(_ uint64, id []byte) error {
+			total++
+			if size > 0 && (total <= skip || len(out) >= size) {
+				return nil
+			}
+			return appendJSON(tx.Bucket(bucketAttestations), string(id), &out)
+		})
+	})
+	return out, total, err
+}
+
+// evidenceAt decodes the evidence recorded by the event at seq.
+func evidenceAt(tx *bolt.Tx, seq uint64) (domain.Evidence, error) {
+	data, err := eventData(tx, seqKey(seq))
+	if err != nil {
+		return domain.Evidence{}, err
+	}
+	var e domain.EvidenceAttached
+	return e.Evidence, json.Unmarshal(data, &e)
+}
+
+// TrailEvidence lists the evidence files attached to a trail's attestations.
+func (s *Store) TrailEvidence(trailID string) ([]domain.Evidence, error) {
+	return s.evidenceList(bucketTrails, "trail", bucketTrailEvidence, trailID)
+}
+
+// AttestationEvidence lists the evidence files attached to an attestation.
+func (s *Store) AttestationEvidence(attestationID string) ([]domain.Evidence, error) {
+	return s.evidenceList(bucketAttestations, "attestation", bucketAttEvidence, attestationID)
+}
+
+func (s *Store) evidenceList(owners []byte, kind string, index []byte, id string) ([]domain.Evidence, error) {
+	out := []domain.Evidence{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(owners).Get([]byte(id)) == nil {
+			return domain.NotFound(kind, id)
+		}
+		return forPrefix(tx.Bucket(index), id, func(seq uint64, _ []byte) error {
+			e, err := evidenceAt(tx, seq)
+			out = append(out, e)
+			return err
+		})
+	})
+	return out, err
+}
+
+// EvidenceByHash returns the first recorded description of the evidence
+// file with hex SHA-256 hash.
+func (s *Store) EvidenceByHash(hash string) (*domain.Evidence, error) {
+	var e domain.Evidence
+	err := s.db.View(func(tx *bolt.Tx) error {
+		seq := tx.Bucket(bucketEvidence).Get([]byte(hash))
+		if seq == nil {
+			return domain.NotFound("evidence", hash)
+		}
+		var err error
+		e, err = evidenceAt(tx, binary.BigEndian.Uint64(seq))
+		return err
+	})
+	return &e, err
+}
+
+// SearchResult is one search hit.
+type SearchResult struct {
+	Type        string            `json:"type"`
+	ID          string            `json:"id"`
+	Title       string            `json:"title"`
+	Description string            `json:"description"`
+	Metadata    map[string]string `json:"metadata"`
+}
+
+// SearchTypes are the resource types search covers.
+var SearchTypes = []string{"flow", "trail", "artifact", "attestation"}
+
+// Search matches q case-insensitively as a substring of the searchable
+// fields of the resources of the given types (all when empty), at most
+// limit results (in type, then id, order) and the total number of matches.
+func (s *Store) Search(q string, types []string, limit int) ([]SearchResult, int, error) {
+	out := []SearchResult{}
+	total := 0
+	needle := strings.ToLower(q)
+	if len(types) == 0 {
+		types = SearchTypes
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketSearch).Cursor()
+		for _, typ := range types {
+			prefix := []byte(typ + "\x00")
+			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+				var d searchDoc
+				if err := json.Unmarshal(v, &d); err != nil {
+					return err
+				}
+				if !strings.Contains(d.Text, needle) {
+					continue
+				}
+				total++
+				if len(out) < limit {
+					out = append(out, SearchResult{Type: d.Type, ID: d.ID, Title: d.Title, Description: d.Description, Metadata: d.Metadata})
+				}
+			}
+		}
+		return nil
+	})
+	return out, total, err
+}
+
+// AssertFacts gathers what an assertion of digest against flowID looks at,
+// as the ledger stood at atSeq (0: now), and the sequence that is. The
+// flow must have existed (and not been deleted) at that point.
+func (s *Store) AssertFacts(flowID, digest string, atSeq uint64) (domain.AssertInput, uint64, error) {
+	var in domain.AssertInput
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var applied uint64
+		if v := tx.Bucket(bucketMeta).Get(keyApplied); len(v) == 8 {
+			applied = binary.BigEndian.Uint64(v)
+		}
+		if atSeq == 0 || atSeq > applied {
+			atSeq = applied
+		}
+		flow, err := flowAsOf(tx, flowID, atSeq)
+		if err != nil {
+			return err
+		}
+		in = domain.AssertInput{Flow: flow, Digest: digest}
+		var trailIDs []string
+		err = forPrefix(tx.Bucket(bucketDigests), digest, func(seq uint64, id []byte) error {
+			if seq > atSeq {
+				return nil
+			}
+			var a struct {
+				TrailID string `json:"trailId"`
+			}
+			if _, gerr := getJSON(tx.Bucket(bucketArtifacts), string(id), &a); gerr != nil {
+				return gerr
+			}
+			if !slices.Contains(trailIDs, a.TrailID) {
+				trailIDs = append(trailIDs, a.TrailID)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, id := range trailIDs {
+			facts, err := trailFactsAt(tx, id, atSeq)
+			if err != nil {
+				return err
+			}
+			if facts.Trail == nil {
+				continue
+			}
+			if facts.Trail.FlowID == flowID {
+				in.Trails = append(in.Trails, facts)
+			} else {
+				in.Elsewhere = append(in.Elsewhere, facts)
+			}
+		}
+		return nil
+	})
+	return in, atSeq, err
+}
+
+// flowAsOf returns the flow as it stood at atSeq.
+func flowAsOf(tx *bolt.Tx, flowID string, atSeq uint64) (*domain.Flow, error) {
+	c := tx.Bucket(bucketFlowVersions).Cursor()
+	p := append([]byte(flowID), 0)
+	k, _ := c.Seek(seqIndexKey(flowID, seqKey(atSeq+1)))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	if k == nil || !bytes.HasPrefix(k, p) || len(k) != len(p)+8 {
+		return nil, domain.NotFound("flow", flowID)
+	}
+	e, err := ledger.Decode(tx.Bucket(bucketEvents).Get(k[len(p):]))
+	if err != nil {
+		return nil, err
+	}
+	if e.Type == domain.EventFlowDeleted {
+		return nil, domain.NotFound("flow", flowID)
+	}
+	f := new(domain.Flow)
+	return f, json.Unmarshal(e.Data, f)
+}
+
+// trailFactsAt folds a trail's events up to atSeq into the facts
+// compliance is judged on.
+func trailFactsAt(tx *bolt.Tx, trailID string, atSeq uint64) (*domain.TrailFacts, error) {
+	facts := new(domain.TrailFacts)
+	err := forTrailEvents(tx, trailID, atSeq, func(e *ledger.Envelope) error {
+		switch e.Type {
+		case domain.EventTrailStarted:
+			facts.Trail = new(domain.Trail)
+			return json.Unmarshal(e.Data, facts.Trail)
+		case domain.EventArtifactReported:
+			var a domain.Artifact
+			if err := json.Unmarshal(e.Data, &a); err != nil {
+				return err
+			}
+			facts.Artifacts = append(facts.Artifacts, domain.ArtifactFact{ID: a.ID, Name: a.ImageName, Digest: a.Sha256Digest})
+		case domain.EventAttestationRecorded:
+			var a domain.Attestation
+			if err := json.Unmarshal(e.Data, &a); err != nil {
+				return err
+			}
+			facts.Attestations = append(facts.Attestations, domain.AttestationFactOf(&a))
+		case domain.EventEvidenceAttached:
+			var ev domain.EvidenceAttached
+			if err := json.Unmarshal(e.Data, &ev); err != nil {
+				return err
+			}
+			if ev.Status != nil {
+				for i := range facts.Attestations {
+					if facts.Attestations[i].ID == ev.AttestationID {
+						facts.Attestations[i].Status = *ev.Status
+					}
+				}
+			}
+		}
+		return nil
+	})
+	return facts, err
+}

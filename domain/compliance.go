@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // TrailFacts is what compliance is judged on: a trail, its artifacts and
@@ -91,8 +92,41 @@ func governingTemplate(flow *Flow, t *Trail) (*ComplianceTemplate, string, error
 	default:
 		return nil, "", nil
 	}
-	tmpl, err := ParseComplianceTemplate(src)
+	tmpl, err := parseTemplateCached(src)
 	return tmpl, src, err
+}
+
+// templateCache holds parsed templates by source: a trail's status is
+// recomputed on every attestation and an assert judges several trails,
+// and parsing YAML each time would dominate both. Parsed templates are
+// never changed, so sharing them is safe.
+var templateCache = struct {
+	sync.Mutex
+	m map[string]templateParse
+}{m: map[string]templateParse{}}
+
+type templateParse struct {
+	t   *ComplianceTemplate
+	err error
+}
+
+const templateCacheSize = 1024
+
+func parseTemplateCached(src string) (*ComplianceTemplate, error) {
+	templateCache.Lock()
+	p, ok := templateCache.m[src]
+	templateCache.Unlock()
+	if ok {
+		return p.t, p.err
+	}
+	t, err := ParseComplianceTemplate(src)
+	templateCache.Lock()
+	if len(templateCache.m) >= templateCacheSize {
+		clear(templateCache.m)
+	}
+	templateCache.m[src] = templateParse{t, err}
+	templateCache.Unlock()
+	return t, err
 }
 
 // requirements lists what a trail must carry; digest, if not empty,

@@ -175,7 +175,9 @@ func (s *State) ApplyEvent(e Event) {
 	case *Trail:
 		setMap(s, s.trails, d.ID, &trailState{trail: d, facts: TrailFacts{Trail: d}}, false)
 		setMap(s, s.trailNames, trailNameKey(d.FlowID, d.Name), d.ID, false)
-		setMap(s, s.flowTrails, d.FlowID, append(slices.Clip(s.flowTrails[d.FlowID]), d.ID), false)
+		// A plain append: a rolled-back batch restores the shorter slice,
+		// and nothing else holds this one, so sharing its array is safe.
+		setMap(s, s.flowTrails, d.FlowID, append(s.flowTrails[d.FlowID], d.ID), false)
 	case *TrailStatusChanged:
 		if ts, ok := s.trails[d.TrailID]; ok {
 			t := *ts.trail

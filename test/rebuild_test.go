@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -53,19 +54,39 @@ func TestRebuildCommandIsByteIdentical(t *testing.T) {
 			t.Fatalf("delete: %d %v %s", code, err, raw)
 		}
 	}
+	// The compliance read models too: a trail whose status changes, an
+	// artifact, attestations, evidence and a recorded assert.
+	_, raw := srv.mustDo(http.MethodPost, "/api/v1/trails", map[string]any{"flowId": ids[1], "gitCommitSha": "abc", "gitBranch": "main",
+		"gitAuthor": "Ada", "gitAuthorEmail": "ada@example.com"}, http.StatusCreated)
+	trailID := decodeInto(t, raw)["id"].(string)
+	digest := "sha256:" + strings.Repeat("cd", 32)
+	srv.mustDo(http.MethodPost, "/api/v1/trails/"+trailID+"/artifacts", map[string]any{"imageName": "svc", "imageTag": "1", "sha256Digest": digest}, http.StatusCreated)
+	_, raw = srv.mustDo(http.MethodPost, "/api/v1/trails/"+trailID+"/attestations", map[string]any{"type": "junit"}, http.StatusCreated)
+	attID := decodeInto(t, raw)["id"].(string)
+	if st, body := srv.upload("/api/v1/trails/"+trailID+"/attestations/"+attID+"/evidence", "junit.xml", sample(t, "junit-pass.xml")); st != http.StatusCreated {
+		t.Fatalf("evidence: %d %s", st, body)
+	}
+	srv.mustDo(http.MethodPost, "/api/v1/trails/"+trailID+"/attestations", map[string]any{"type": "snyk", "status": "FAILED"}, http.StatusCreated)
+	if a := srv.assert(map[string]any{"sha256Digest": digest, "flowId": ids[1]}); a.Status != "COMPLIANT" {
+		t.Fatalf("assert: %+v", a)
+	}
+	// 80 flow events, then trail, artifact, attestation, evidence, the
+	// trail's status change, the second attestation and the decision.
+	const events = 87
 	srv.stopGracefully()
 	path := filepath.Join(dir, "readmodels.db")
 	before := dumpBuckets(t, path)
-	if len(before["flows"]) != 50 || len(before["events"]) != 80 {
-		t.Fatalf("unexpected read models before rebuild: %d flows, %d events", len(before["flows"]), len(before["events"]))
+	if len(before["flows"]) != 50 || len(before["events"]) != events || len(before["trails"]) != 1 || len(before["search"]) != 54 {
+		t.Fatalf("unexpected read models before rebuild: %d flows, %d events, %d trails, %d search docs",
+			len(before["flows"]), len(before["events"]), len(before["trails"]), len(before["search"]))
 	}
 
 	out, code := runCLI(t, "rebuild", "--data-dir", dir)
 	if code != 0 {
 		t.Fatalf("rebuild exited %d: %s", code, out)
 	}
-	if !bytes.Contains([]byte(out), []byte("rebuilt read models: 80 events")) {
-		t.Fatalf("rebuild did not replay the 80 events: %s", out)
+	if !bytes.Contains([]byte(out), []byte(fmt.Sprintf("rebuilt read models: %d events", events))) {
+		t.Fatalf("rebuild did not replay the %d events: %s", events, out)
 	}
 	after := dumpBuckets(t, path)
 	if len(after) != len(before) {

@@ -137,6 +137,12 @@ func (s *Server) uploadEvidence(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !isDryRun(r) {
+		// Store only what the ledger will accept: a file no event names
+		// would take space nobody can see or reclaim.
+		if err = s.precheck(r, cmd); err != nil {
+			writeError(w, r, err)
+			return
+		}
 		if err = s.store(r, sp); err != nil {
 			writeError(w, r, err)
 			return

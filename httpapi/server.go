@@ -213,8 +213,8 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, cmd domain.Comman
 	defer cancel()
 	req := eventstore.Request{Command: cmd, Actor: actorOf(r), DryRun: isDryRun(r)}
 	if key := r.Header.Get("Idempotency-Key"); key != "" && !req.DryRun {
-		if len(key) > 255 {
-			return written{}, fmt.Errorf("%w: Idempotency-Key must be at most 255 characters", errBadParam)
+		if err := checkIdempotencyKey(r); err != nil {
+			return written{}, err
 		}
 		// Scope the key so that different clients and routes never collide.
 		route := r.Method + " " + r.URL.Path
@@ -244,6 +244,27 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, cmd domain.Comman
 		}
 	}
 	return written{res: res}, nil
+}
+
+// checkIdempotencyKey rejects an Idempotency-Key header too long to keep.
+func checkIdempotencyKey(r *http.Request) error {
+	if len(r.Header.Get("Idempotency-Key")) > 255 {
+		return fmt.Errorf("%w: Idempotency-Key must be at most 255 characters", errBadParam)
+	}
+	return nil
+}
+
+// precheck decides cmd without appending it, so that a handler with a
+// side effect outside the ledger (storing a file) can refuse first what
+// the write would refuse.
+func (s *Server) precheck(r *http.Request, cmd domain.Command) error {
+	if err := checkIdempotencyKey(r); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WriteTimeout)
+	defer cancel()
+	_, err := s.cfg.Writer.Submit(ctx, eventstore.Request{Command: cmd, Actor: actorOf(r), DryRun: true})
+	return err
 }
 
 // dryRunBody is the answer to a dry run.

@@ -210,7 +210,8 @@ func (c AttachEvidence) Decide(s *State, now time.Time) ([]Event, error) {
 	if !ValidAttestationStatus(c.Verdict.Status) {
 		return nil, Invalid("status", "processor verdict %q is not an attestation status", c.Verdict.Status)
 	}
-	e.Processor, e.Status, e.Details = &c.Verdict.Processor, &c.Verdict.Status, &c.Verdict.Details
+	v := *c.Verdict
+	e.Processor, e.Status, e.Details = &v.Processor, &v.Status, &v.Details
 	next := ts.with(func(f *TrailFacts) { f.setStatus(c.AttestationID, c.Verdict.Status) })
 	return append([]Event{ev}, s.statusEvents(next, c.Verdict.Processor+" evidence "+c.Verdict.Status, now)...), nil
 }

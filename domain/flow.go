@@ -191,6 +191,16 @@ func emptyToNil(p *string) *string {
 	return &s
 }
 
+// trimAll trims every entry: attestation types are trimmed when recorded,
+// so a required " junit" must be "junit" to be fillable.
+func trimAll(in []string) []string {
+	out := make([]string, len(in))
+	for i, v := range in {
+		out[i] = strings.TrimSpace(v)
+	}
+	return out
+}
+
 func orEmpty[T any](s []T) []T {
 	if s == nil {
 		return []T{}
@@ -228,7 +238,7 @@ func (c CreateFlow) Build(now time.Time) (*Flow, error) {
 	f := &Flow{
 		ID:                       c.ID,
 		Name:                     strings.TrimSpace(*c.Fields.Name),
-		RequiredAttestationTypes: orEmpty(c.Fields.RequiredAttestationTypes),
+		RequiredAttestationTypes: trimAll(c.Fields.RequiredAttestationTypes),
 		Tags:                     c.Fields.Tags,
 		OrgSlug:                  emptyToNil(c.Fields.OrgSlug),
 		TemplateYAML:             emptyToNil(c.Fields.TemplateYAML),
@@ -272,7 +282,7 @@ func (c UpdateFlow) Decide(s *State, now time.Time) ([]Event, error) {
 		f.Description = *p.Description
 	}
 	if p.RequiredAttestationTypes != nil {
-		f.RequiredAttestationTypes = p.RequiredAttestationTypes
+		f.RequiredAttestationTypes = trimAll(p.RequiredAttestationTypes)
 	}
 	if p.Tags != nil {
 		f.Tags = p.Tags

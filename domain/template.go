@@ -227,7 +227,9 @@ func tmplName(n *yaml.Node, where string) (string, error) {
 	if !ok || strings.TrimSpace(name) == "" {
 		return "", tmplErr(where, "is required")
 	}
-	return name, nil
+	// Attestation and artifact names are trimmed when recorded; trim here
+	// too, or " unit" could never be filled.
+	return strings.TrimSpace(name), nil
 }
 
 // slots parses a list of {name, type, if} with names unique in the list.
@@ -273,7 +275,7 @@ func tmplSlot(n *yaml.Node, where string) (TemplateSlot, error) {
 		if strings.TrimSpace(typ) == "" {
 			return TemplateSlot{}, tmplErr(where+".type", "must not be empty (omit it for any type)")
 		}
-		s.Type = typ
+		s.Type = strings.TrimSpace(typ)
 	}
 	cond, ok, err := tmplScalar(f["if"], where+".if")
 	if err != nil {

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -32,7 +33,7 @@ var (
 
 	complianceBuckets = [][]byte{bucketTrails, bucketTrailNames, bucketFlowTrails, bucketFlowVersions, bucketArtifacts,
 		bucketDigests, bucketProvenance, bucketAttestations, bucketTrailAtts, bucketTrailEvidence, bucketAttEvidence,
-		bucketEvidence, bucketSearch}
+		bucketEvidence, bucketSearch, bucketTrailFacts}
 )
 
 // trailEvent is the decoded payload of a compliance event, prepared before
@@ -88,6 +89,11 @@ func writeCompliance(tx *bolt.Tx, seq []byte, te *trailEvent) error {
 			return err
 		}
 	}
+	if trailID, rec := factOf(te); rec != nil {
+		if err := tx.Bucket(bucketTrailFacts).Put(seqIndexKey(trailID, seq), rec); err != nil {
+			return err
+		}
+	}
 	switch {
 	case te.trail != nil:
 		t := te.trail
@@ -113,7 +119,7 @@ func writeCompliance(tx *bolt.Tx, seq []byte, te *trailEvent) error {
 		if err := putJSON(tx.Bucket(bucketArtifacts), a.ID, a); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketDigests).Put(seqIndexKey(a.Sha256Digest, seq), []byte(a.ID))
+		return tx.Bucket(bucketDigests).Put(seqIndexKey(a.Sha256Digest, seq), digestEntry(a.ID, a.TrailID))
 	case te.provenance != nil:
 		p := te.provenance
 		var a domain.Artifact
@@ -165,6 +171,16 @@ func writeEvidence(tx *bolt.Tx, seq []byte, e *domain.EvidenceAttached) error {
 		return tx.Bucket(bucketEvidence).Put([]byte(e.SHA256Hash), seq)
 	}
 	return nil
+}
+
+// digestEntry is the value of a digests index entry: the artifact and
+// its trail, so that an assert finds the trails without reading artifacts.
+func digestEntry(artifactID, trailID string) []byte { return []byte(artifactID + "\x00" + trailID) }
+
+// splitDigestEntry returns the artifact and trail ids of a digests entry.
+func splitDigestEntry(v []byte) (artifactID, trailID string) {
+	a, t, _ := bytes.Cut(v, []byte{0})
+	return string(a), string(t)
 }
 
 // seqIndexKey is prefix 0 seq, with seq already encoded.

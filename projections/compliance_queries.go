@@ -160,8 +160,9 @@ func (s *Store) Artifact(id string) (*domain.Artifact, error) {
 func (s *Store) ArtifactsByDigest(digest string) ([]domain.Artifact, error) {
 	out := []domain.Artifact{}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return forPrefix(tx.Bucket(bucketDigests), digest, func(_ uint64, id []byte) error {
-			return appendJSON(tx.Bucket(bucketArtifacts), string(id), &out)
+		return forPrefix(tx.Bucket(bucketDigests), digest, func(_ uint64, v []byte) error {
+			id, _ := splitDigestEntry(v)
+			return appendJSON(tx.Bucket(bucketArtifacts), id, &out)
 		})
 	})
 	return out, err
@@ -195,8 +196,9 @@ func provenanceOf(tx *bolt.Tx, artifactID string) (*domain.Provenance, error) {
 func (s *Store) ProvenanceByDigest(digest string) ([]domain.Provenance, error) {
 	out := []domain.Provenance{}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return forPrefix(tx.Bucket(bucketDigests), digest, func(_ uint64, id []byte) error {
-			p, err := provenanceOf(tx, string(id))
+		return forPrefix(tx.Bucket(bucketDigests), digest, func(_ uint64, v []byte) error {
+			id, _ := splitDigestEntry(v)
+			p, err := provenanceOf(tx, id)
 			if err == nil {
 				out = append(out, *p)
 			}
@@ -354,18 +356,12 @@ func (s *Store) AssertFacts(flowID, digest string, atSeq uint64) (domain.AssertI
 		}
 		in = domain.AssertInput{Flow: flow, Digest: digest}
 		var trailIDs []string
-		err = forPrefix(tx.Bucket(bucketDigests), digest, func(seq uint64, id []byte) error {
+		err = forPrefix(tx.Bucket(bucketDigests), digest, func(seq uint64, v []byte) error {
 			if seq > atSeq {
 				return nil
 			}
-			var a struct {
-				TrailID string `json:"trailId"`
-			}
-			if _, gerr := getJSON(tx.Bucket(bucketArtifacts), string(id), &a); gerr != nil {
-				return gerr
-			}
-			if !slices.Contains(trailIDs, a.TrailID) {
-				trailIDs = append(trailIDs, a.TrailID)
+			if _, trailID := splitDigestEntry(v); !slices.Contains(trailIDs, trailID) {
+				trailIDs = append(trailIDs, trailID)
 			}
 			return nil
 		})
@@ -415,41 +411,27 @@ func flowAsOf(tx *bolt.Tx, flowID string, atSeq uint64) (*domain.Flow, error) {
 	return f, json.Unmarshal(e.Data, f)
 }
 
-// trailFactsAt folds a trail's events up to atSeq into the facts
+// trailFactsAt folds a trail's fact records up to atSeq into the facts
 // compliance is judged on.
 func trailFactsAt(tx *bolt.Tx, trailID string, atSeq uint64) (*domain.TrailFacts, error) {
 	facts := new(domain.TrailFacts)
-	err := forTrailEvents(tx, trailID, atSeq, func(e *ledger.Envelope) error {
-		switch e.Type {
-		case domain.EventTrailStarted:
-			facts.Trail = new(domain.Trail)
-			return json.Unmarshal(e.Data, facts.Trail)
-		case domain.EventArtifactReported:
-			var a domain.Artifact
-			if err := json.Unmarshal(e.Data, &a); err != nil {
-				return err
-			}
-			facts.Artifacts = append(facts.Artifacts, domain.ArtifactFact{ID: a.ID, Name: a.ImageName, Digest: a.Sha256Digest})
-		case domain.EventAttestationRecorded:
-			var a domain.Attestation
-			if err := json.Unmarshal(e.Data, &a); err != nil {
-				return err
-			}
-			facts.Attestations = append(facts.Attestations, domain.AttestationFactOf(&a))
-		case domain.EventEvidenceAttached:
-			var ev domain.EvidenceAttached
-			if err := json.Unmarshal(e.Data, &ev); err != nil {
-				return err
-			}
-			if ev.Status != nil {
-				for i := range facts.Attestations {
-					if facts.Attestations[i].ID == ev.AttestationID {
-						facts.Attestations[i].Status = *ev.Status
-					}
-				}
-			}
+	var scratch []string
+	err := forPrefix(tx.Bucket(bucketTrailFacts), trailID, func(seq uint64, rec []byte) error {
+		if seq > atSeq {
+			return nil
 		}
-		return nil
+		var err error
+		scratch, err = applyFact(facts, trailID, rec, scratch)
+		return err
 	})
-	return facts, err
+	if err != nil || facts.Trail == nil || facts.Trail.TemplateYAML == nil {
+		return facts, err
+	}
+	// The trail has its own template (it never changes): load its text.
+	var t domain.Trail
+	if _, err := getJSON(tx.Bucket(bucketTrails), trailID, &t); err != nil {
+		return nil, err
+	}
+	facts.Trail.TemplateYAML = t.TemplateYAML
+	return facts, nil
 }

@@ -48,7 +48,7 @@ var (
 )
 
 // SchemaVersion is the read-model format; a file with another is rebuilt.
-const SchemaVersion = "4"
+const SchemaVersion = "5"
 
 // Store is the bbolt read-model database.
 type Store struct {

@@ -1,0 +1,111 @@
+package projections
+
+import (
+	"encoding/binary"
+	"errors"
+
+	"github.com/factstore/factstore/domain"
+)
+
+// bucketTrailFacts holds, per trail and in ledger order, just what
+// compliance is judged on (trail id 0 seq -> fact record): an assert reads
+// a handful of short records instead of decoding every envelope of the
+// trail, and a point-in-time assert simply stops at its sequence.
+var bucketTrailFacts = []byte("trail_facts")
+
+// Fact record kinds.
+const (
+	factTrail       = 'T' // flowId, name, hasTemplate ("1" or "")
+	factArtifact    = 'A' // id, name, digest
+	factAttestation = 'S' // id, type, name, status, fingerprint
+	factVerdict     = 'E' // attestation id, status
+)
+
+var errBadFact = errors.New("projections: malformed fact record")
+
+// encodeFact is a kind byte and length-prefixed strings.
+func encodeFact(kind byte, fields ...string) []byte {
+	n := 1
+	for _, f := range fields {
+		n += binary.MaxVarintLen32 + len(f)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, kind)
+	for _, f := range fields {
+		b = binary.AppendUvarint(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	return b
+}
+
+// decodeFact splits a record into its kind and fields (copied out of b).
+func decodeFact(b []byte, out []string) (byte, []string, error) {
+	if len(b) == 0 {
+		return 0, nil, errBadFact
+	}
+	kind, rest := b[0], b[1:]
+	out = out[:0]
+	for len(rest) > 0 {
+		l, k := binary.Uvarint(rest)
+		if k <= 0 || uint64(len(rest)-k) < l {
+			return 0, nil, errBadFact
+		}
+		out = append(out, string(rest[k:k+int(l)]))
+		rest = rest[k+int(l):]
+	}
+	return kind, out, nil
+}
+
+// factOf is the fact record of a compliance event, or nil.
+func factOf(te *trailEvent) (trailID string, rec []byte) {
+	switch {
+	case te.trail != nil:
+		t := te.trail
+		tmpl := ""
+		if t.TemplateYAML != nil && *t.TemplateYAML != "" {
+			tmpl = "1"
+		}
+		return t.ID, encodeFact(factTrail, t.FlowID, t.Name, tmpl)
+	case te.artifact != nil:
+		a := te.artifact
+		return a.TrailID, encodeFact(factArtifact, a.ID, a.ImageName, a.Sha256Digest)
+	case te.attestation != nil:
+		f := domain.AttestationFactOf(te.attestation)
+		return te.attestation.TrailID, encodeFact(factAttestation, f.ID, f.Type, f.Name, f.Status, f.Fingerprint)
+	case te.evidence != nil && te.evidence.Status != nil:
+		return te.evidence.TrailID, encodeFact(factVerdict, te.evidence.AttestationID, *te.evidence.Status)
+	}
+	return "", nil
+}
+
+// applyFact folds one fact record into facts.
+func applyFact(facts *domain.TrailFacts, trailID string, rec []byte, scratch []string) ([]string, error) {
+	kind, f, err := decodeFact(rec, scratch)
+	if err != nil {
+		return f, err
+	}
+	want := map[byte]int{factTrail: 3, factArtifact: 3, factAttestation: 5, factVerdict: 2}[kind]
+	if want == 0 || len(f) != want {
+		return f, errBadFact
+	}
+	switch kind {
+	case factTrail:
+		facts.Trail = &domain.Trail{ID: trailID, FlowID: f[0], Name: f[1]}
+		if f[2] != "" {
+			// Marks that the trail has its own template; the caller loads it.
+			empty := ""
+			facts.Trail.TemplateYAML = &empty
+		}
+	case factArtifact:
+		facts.Artifacts = append(facts.Artifacts, domain.ArtifactFact{ID: f[0], Name: f[1], Digest: f[2]})
+	case factAttestation:
+		facts.Attestations = append(facts.Attestations, domain.AttestationFact{ID: f[0], Type: f[1], Name: f[2], Status: f[3], Fingerprint: f[4]})
+	case factVerdict:
+		for i := range facts.Attestations {
+			if facts.Attestations[i].ID == f[0] {
+				facts.Attestations[i].Status = f[1]
+			}
+		}
+	}
+	return f, nil
+}

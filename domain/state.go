@@ -25,7 +25,35 @@ type State struct {
 	flowTrails   map[string][]string // flow id -> trail ids, oldest first
 	artifacts    map[string]string   // artifact id -> trail id
 	attestations map[string]string   // attestation id -> trail id
-	undo         []func()
+	// Environments: what commands check (names, snapshot indexes, the
+	// active baseline, allow-list entries).
+	envs      map[string]*envState
+	envNames  map[string]string // org/name -> environment id
+	snapshots map[string]snapRef
+	allowlist map[string]allowRef
+	logical   map[string]*LogicalEnvironment
+	undo      []func()
+	// base is how many journal entries were committed before undo[0]:
+	// marks stay valid while a prefix of the journal is committed.
+	base int
+}
+
+// envState is an environment and its snapshot and baseline positions.
+type envState struct {
+	env          *Environment
+	lastIndex    int
+	lastSnapshot string
+	baseline     string
+}
+
+type snapRef struct {
+	env   string
+	index int
+}
+
+type allowRef struct {
+	env     string
+	removed bool
 }
 
 // trailState is a trail and the facts its compliance is judged on.
@@ -67,22 +95,27 @@ func NewState() *State {
 		flows: map[string]*Flow{}, flowNames: map[string]string{}, orgs: map[string]*Organisation{},
 		trails: map[string]*trailState{}, trailNames: map[string]string{}, flowTrails: map[string][]string{},
 		artifacts: map[string]string{}, attestations: map[string]string{},
+		envs: map[string]*envState{}, envNames: map[string]string{}, snapshots: map[string]snapRef{},
+		allowlist: map[string]allowRef{}, logical: map[string]*LogicalEnvironment{},
 	}
 }
 
 // Mark returns a point Rollback can return to.
-func (s *State) Mark() int { return len(s.undo) }
+func (s *State) Mark() int { return s.base + len(s.undo) }
 
 // Rollback undoes every change since mark.
 func (s *State) Rollback(mark int) {
-	for i := len(s.undo) - 1; i >= mark; i-- {
+	for i := len(s.undo) - 1; i >= mark-s.base; i-- {
 		s.undo[i]()
 	}
-	s.undo = s.undo[:mark]
+	s.undo = s.undo[:mark-s.base]
 }
 
 // Commit forgets the journal: changes so far are durable.
-func (s *State) Commit() { s.undo = s.undo[:0] }
+func (s *State) Commit() {
+	s.base += len(s.undo)
+	s.undo = s.undo[:0]
+}
 
 // setMap sets m[k]=v (or deletes k when del) and journals the inverse.
 func setMap[V any](s *State, m map[string]V, k string, v V, del bool) {
@@ -156,6 +189,22 @@ func payloadOf(eventType string) any {
 		return new(Attestation)
 	case EventEvidenceAttached:
 		return new(EvidenceAttached)
+	case EventEnvironmentCreated, EventEnvironmentUpdated:
+		return new(Environment)
+	case EventEnvironmentDeleted:
+		return new(EnvironmentDeleted)
+	case EventSnapshotRecorded:
+		return new(Snapshot)
+	case EventBaselineApproved:
+		return new(Baseline)
+	case EventAllowlistAdded:
+		return new(AllowlistEntry)
+	case EventAllowlistRemoved:
+		return new(AllowlistRemoved)
+	case EventLogicalCreated, EventLogicalUpdated, EventLogicalMemberAdded, EventLogicalMemberRemoved:
+		return new(LogicalEnvironment)
+	case EventLogicalDeleted:
+		return new(LogicalDeleted)
 	}
 	return nil
 }
@@ -196,6 +245,49 @@ func (s *State) ApplyEvent(e Event) {
 		if d.Status != nil {
 			s.changeTrail(d.TrailID, func(f *TrailFacts) { f.setStatus(d.AttestationID, *d.Status) })
 		}
+	default:
+		s.applyEnvironmentEvent(e.Data)
+	}
+}
+
+// applyEnvironmentEvent folds environment and logical environment events.
+func (s *State) applyEnvironmentEvent(data any) {
+	switch d := data.(type) {
+	case *Environment:
+		next := &envState{env: d}
+		if cur, ok := s.envs[d.ID]; ok {
+			*next = *cur
+			next.env = d
+			setMap(s, s.envNames, cur.env.scopedName(), "", true)
+		}
+		setMap(s, s.envs, d.ID, next, false)
+		setMap(s, s.envNames, d.scopedName(), d.ID, false)
+	case *EnvironmentDeleted:
+		if cur, ok := s.envs[d.ID]; ok {
+			setMap(s, s.envNames, cur.env.scopedName(), "", true)
+			setMap(s, s.envs, d.ID, nil, true)
+		}
+	case *Snapshot:
+		if cur, ok := s.envs[d.EnvironmentID]; ok {
+			next := *cur
+			next.lastIndex, next.lastSnapshot = d.SnapshotIndex, d.ID
+			setMap(s, s.envs, d.EnvironmentID, &next, false)
+		}
+		setMap(s, s.snapshots, d.ID, snapRef{env: d.EnvironmentID, index: d.SnapshotIndex}, false)
+	case *Baseline:
+		if cur, ok := s.envs[d.EnvironmentID]; ok {
+			next := *cur
+			next.baseline = d.ID
+			setMap(s, s.envs, d.EnvironmentID, &next, false)
+		}
+	case *AllowlistEntry:
+		setMap(s, s.allowlist, d.ID, allowRef{env: d.EnvironmentID}, false)
+	case *AllowlistRemoved:
+		setMap(s, s.allowlist, d.ID, allowRef{env: d.EnvironmentID, removed: true}, false)
+	case *LogicalEnvironment:
+		setMap(s, s.logical, d.ID, d, false)
+	case *LogicalDeleted:
+		setMap(s, s.logical, d.ID, nil, true)
 	}
 }
 

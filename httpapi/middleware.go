@@ -104,8 +104,13 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil {
 			limit := s.cfg.MaxBodyBytes
-			if cur := mux.CurrentRoute(r); cur != nil && cur.GetName() == evidenceUploadRoute {
-				limit = s.cfg.MaxEvidenceBytes + multipartOverhead
+			if cur := mux.CurrentRoute(r); cur != nil {
+				switch cur.GetName() {
+				case evidenceUploadRoute:
+					limit = s.cfg.MaxEvidenceBytes + multipartOverhead
+				case snapshotRoute:
+					limit = s.cfg.MaxSnapshotBytes
+				}
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}

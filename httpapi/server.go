@@ -45,6 +45,8 @@ type Config struct {
 	Evidence *eventstore.EvidenceStore
 	// MaxEvidenceBytes bounds one evidence file (default 100 MiB).
 	MaxEvidenceBytes int64
+	// MaxSnapshotBytes bounds one snapshot report body (default 16 MiB).
+	MaxSnapshotBytes int64
 }
 
 // Server is the HTTP API.
@@ -82,6 +84,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.MaxSnapshotBytes <= 0 {
+		cfg.MaxSnapshotBytes = 16 << 20
 	}
 	if cfg.MaxEvidenceBytes <= 0 {
 		cfg.MaxEvidenceBytes = 100 << 20
@@ -158,6 +163,34 @@ func (s *Server) routes() {
 
 	v1.HandleFunc("/assert", s.assert).Methods(http.MethodPost)
 	v1.HandleFunc("/search", s.search).Methods(http.MethodGet)
+
+	v1.HandleFunc("/environments", s.createEnvironment).Methods(http.MethodPost)
+	v1.HandleFunc("/environments", s.listEnvironments).Methods(http.MethodGet)
+	v1.HandleFunc("/environments/{id}", s.getEnvironment).Methods(http.MethodGet)
+	v1.HandleFunc("/environments/{id}", s.updateEnvironment).Methods(http.MethodPut)
+	v1.HandleFunc("/environments/{id}", s.deleteEnvironment).Methods(http.MethodDelete)
+	v1.HandleFunc("/environments/{id}/snapshots", s.recordSnapshot).Methods(http.MethodPost).Name(snapshotRoute)
+	v1.HandleFunc("/environments/{id}/snapshots", s.listSnapshots).Methods(http.MethodGet)
+	v1.HandleFunc("/environments/{id}/snapshots/latest", s.latestSnapshot).Methods(http.MethodGet)
+	v1.HandleFunc("/environments/{id}/snapshots/at", s.snapshotAt).Methods(http.MethodGet)
+	v1.HandleFunc("/environments/{id}/snapshots/{index}", s.snapshotByIndex).Methods(http.MethodGet)
+	v1.HandleFunc("/environments/{id}/compliance", s.environmentCompliance).Methods(http.MethodGet)
+	v1.HandleFunc("/environments/{id}/diff", s.diffSnapshots).Methods(http.MethodGet)
+	v1.HandleFunc("/environments/{id}/baselines", s.approveBaseline).Methods(http.MethodPost)
+	v1.HandleFunc("/environments/{id}/baselines/current", s.currentBaseline).Methods(http.MethodGet)
+	v1.HandleFunc("/environments/{id}/drift", s.drift).Methods(http.MethodGet)
+	v1.HandleFunc("/environments/{id}/drift/check", s.checkDrift).Methods(http.MethodPost)
+	v1.HandleFunc("/environments/{id}/drift/history", s.driftHistory).Methods(http.MethodGet)
+	v1.HandleFunc("/environments/{id}/allowlist", s.addAllowlistEntry).Methods(http.MethodPost)
+	v1.HandleFunc("/environments/{id}/allowlist", s.listAllowlist).Methods(http.MethodGet)
+	v1.HandleFunc("/environments/{id}/allowlist/{entryId}", s.removeAllowlistEntry).Methods(http.MethodDelete)
+	v1.HandleFunc("/logical-environments", s.saveLogical).Methods(http.MethodPost)
+	v1.HandleFunc("/logical-environments", s.listLogical).Methods(http.MethodGet)
+	v1.HandleFunc("/logical-environments/{id}", s.getLogical).Methods(http.MethodGet)
+	v1.HandleFunc("/logical-environments/{id}", s.saveLogical).Methods(http.MethodPut)
+	v1.HandleFunc("/logical-environments/{id}", s.deleteLogical).Methods(http.MethodDelete)
+	v1.HandleFunc("/logical-environments/{id}/members/{envId}", s.setLogicalMember).Methods(http.MethodPost, http.MethodDelete)
+	v1.HandleFunc("/logical-environments/{id}/snapshots/latest", s.logicalLatest).Methods(http.MethodGet)
 
 	v2 := routePrefix{r, "/api/v2"}
 	v2.HandleFunc("/trails", s.createTrail).Methods(http.MethodPost)

@@ -26,6 +26,7 @@ type prepared struct {
 	orgSlug   string              // organisation.*
 	flowDoc   *searchDoc          // flow.created, flow.updated
 	te        *trailEvent         // trail aggregate events
+	envEv     *envEvent           // environment and logical environment events
 }
 
 // prepare derives an event's writes. It must be deterministic: the same
@@ -40,6 +41,10 @@ func prepare(e *ledger.Envelope, raw []byte) (prepared, error) {
 	te, ok, err := prepareCompliance(e.Type, e.Data)
 	if ok {
 		p.te = te
+		return p, err
+	}
+	if ev, ok, err := prepareEnvironment(e.Type, e.Data); ok {
+		p.envEv = ev
 		return p, err
 	}
 	switch e.Type {
@@ -95,6 +100,8 @@ func (p *prepared) write(tx *bolt.Tx) error {
 	switch {
 	case p.te != nil:
 		return writeCompliance(tx, p.seq, p.te)
+	case p.envEv != nil:
+		return writeEnvironment(tx, p.seq, e.AggregateID, p.envEv)
 	case p.flow != nil:
 		if err := tx.Bucket(bucketFlowVersions).Put(seqIndexKey(p.flow.ID, p.seq), nil); err != nil {
 			return err

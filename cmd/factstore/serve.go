@@ -18,7 +18,7 @@ import (
 func serveCmd() *cobra.Command {
 	var sf storeFlags
 	var httpAddr, natsListen, logFormat string
-	var maxBody, maxEvidence int64
+	var maxBody, maxEvidence, maxSnapshot int64
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Factstore server (embedded NATS JetStream and bbolt by default)",
@@ -37,7 +37,7 @@ func serveCmd() *cobra.Command {
 			defer stop()
 			node, err := app.Start(ctx, app.Config{
 				DataDir: sf.dataDir, NATSListen: natsListen, NATSURL: sf.natsURL, Replicas: sf.replicas,
-				MaxBodyBytes: maxBody, MaxEvidenceBytes: maxEvidence, Logger: log,
+				MaxBodyBytes: maxBody, MaxEvidenceBytes: maxEvidence, MaxSnapshotBytes: maxSnapshot, Logger: log,
 			})
 			if err != nil {
 				return err
@@ -87,6 +87,7 @@ func serveCmd() *cobra.Command {
 	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json [FACTSTORE_LOG_FORMAT]")
 	fs.Int64Var(&maxBody, "max-body-bytes", 1<<20, "largest accepted JSON body [FACTSTORE_MAX_BODY_BYTES]")
 	fs.Int64Var(&maxEvidence, "max-evidence-bytes", 100<<20, "largest accepted evidence file [FACTSTORE_MAX_EVIDENCE_BYTES]")
+	fs.Int64Var(&maxSnapshot, "max-snapshot-bytes", 16<<20, "largest accepted snapshot report body [FACTSTORE_MAX_SNAPSHOT_BYTES]")
 	return cmd
 }
 

@@ -42,6 +42,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxEvidenceBytes bounds one evidence file upload (default 100 MiB).
 	MaxEvidenceBytes int64
+	// MaxSnapshotBytes bounds one snapshot report body (default 16 MiB).
+	MaxSnapshotBytes int64
 	// Logger receives logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -325,6 +327,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if n.API, err = httpapi.New(httpapi.Config{
 		Writer: n.Writer, Store: n.Store, Reader: conn.Reader, Keys: keys, Metrics: metrics,
 		Logger: cfg.Logger, MaxBodyBytes: cfg.MaxBodyBytes, Evidence: ev, MaxEvidenceBytes: cfg.MaxEvidenceBytes,
+		MaxSnapshotBytes: cfg.MaxSnapshotBytes,
 	}); err != nil {
 		n.Close()
 		return nil, err

@@ -1,7 +1,9 @@
 package domain
 
 import (
+	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -29,6 +31,22 @@ type Artifact struct {
 	ReportedBy       string    `json:"reportedBy"`
 	OrgSlug          *string   `json:"orgSlug"`
 	ProvenanceStatus string    `json:"provenanceStatus"`
+	// TemplateName is the artifact's name in the flow template (Kosli's
+	// template_reference_name); templates match artifacts by it, else by
+	// imageName.
+	TemplateName *string `json:"templateReferenceName,omitempty"`
+	// Extra keeps what a Kosli client sent beyond our fields (git commit,
+	// build and commit URLs, annotations, external URLs).
+	Extra map[string]json.RawMessage `json:"extra,omitempty"`
+}
+
+// Fact is the artifact as compliance sees it.
+func (a *Artifact) Fact() ArtifactFact {
+	name := a.ImageName
+	if a.TemplateName != nil && *a.TemplateName != "" {
+		name = *a.TemplateName
+	}
+	return ArtifactFact{ID: a.ID, Name: name, Digest: a.Sha256Digest}
 }
 
 var digestPattern = regexp.MustCompile(`^sha256:[0-9a-fA-F]{64}$`)
@@ -51,6 +69,10 @@ func NormalizeDigest(d string) (string, bool) {
 type ArtifactFields struct {
 	ImageName, ImageTag, Sha256Digest, ReportedBy *string
 	Registry                                      *string
+	TemplateName                                  *string
+	Extra                                         map[string]json.RawMessage
+	// TagOptional accepts a report without imageTag (Kosli's API has none).
+	TagOptional bool
 }
 
 // ReportArtifact records that a trail produced an artifact. The same digest
@@ -70,7 +92,7 @@ func (c ReportArtifact) Build(now time.Time) (*Artifact, error) {
 	if err := validateShort("imageName", f.ImageName, true); err != nil {
 		return nil, err
 	}
-	if err := validateShort("imageTag", f.ImageTag, true); err != nil {
+	if err := validateShort("imageTag", f.ImageTag, !f.TagOptional); err != nil {
 		return nil, err
 	}
 	if f.Sha256Digest == nil || *f.Sha256Digest == "" {
@@ -86,10 +108,16 @@ func (c ReportArtifact) Build(now time.Time) (*Artifact, error) {
 	if err := validateShort("registry", f.Registry, false); err != nil {
 		return nil, err
 	}
+	if err := validateShort("templateReferenceName", f.TemplateName, false); err != nil {
+		return nil, err
+	}
 	a := &Artifact{
-		ID: c.ID, TrailID: c.TrailID, ImageName: strings.TrimSpace(*f.ImageName), ImageTag: strings.TrimSpace(*f.ImageTag),
-		Sha256Digest: digest, Registry: emptyToNil(f.Registry), ReportedAt: now.UTC(), ReportedBy: c.Actor,
-		ProvenanceStatus: ProvenanceNone,
+		ID: c.ID, TrailID: c.TrailID, ImageName: strings.TrimSpace(*f.ImageName), Sha256Digest: digest,
+		Registry: emptyToNil(f.Registry), ReportedAt: now.UTC(), ReportedBy: c.Actor, ProvenanceStatus: ProvenanceNone,
+		TemplateName: trimmedOrNil(f.TemplateName), Extra: f.Extra,
+	}
+	if f.ImageTag != nil {
+		a.ImageTag = strings.TrimSpace(*f.ImageTag)
 	}
 	if f.ReportedBy != nil && strings.TrimSpace(*f.ReportedBy) != "" {
 		a.ReportedBy = strings.TrimSpace(*f.ReportedBy)
@@ -113,7 +141,7 @@ func (c ReportArtifact) Decide(s *State, now time.Time) ([]Event, error) {
 	a.FlowID, a.OrgSlug = ts.trail.FlowID, ts.trail.OrgSlug
 	ev := Event{Type: EventArtifactReported, Org: ts.trail.Org(), Aggregate: AggregateTrail, AggregateID: ts.trail.ID, Data: a}
 	next := ts.with(func(f *TrailFacts) {
-		f.Artifacts = append(f.Artifacts, ArtifactFact{ID: a.ID, Name: a.ImageName, Digest: a.Sha256Digest})
+		f.Artifacts = append(slices.Clip(f.Artifacts), a.Fact())
 	})
 	return append([]Event{ev}, s.statusEvents(next, "artifact "+a.ImageName+" reported", now)...), nil
 }

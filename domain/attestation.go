@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -39,6 +40,12 @@ type Attestation struct {
 	OrgSlug               *string   `json:"orgSlug"`
 	ArtifactFingerprint   *string   `json:"artifactFingerprint"`
 	CreatedAt             time.Time `json:"createdAt"`
+	// TargetArtifacts binds the attestation to the template's artifact
+	// slots of these names (Kosli's --name artifact.attestation).
+	TargetArtifacts []string `json:"targetArtifacts,omitempty"`
+	// Extra keeps what a Kosli client sent beyond our fields (junit or
+	// snyk results, pull requests, custom data, user data, git commit).
+	Extra map[string]json.RawMessage `json:"extra,omitempty"`
 }
 
 // AttestationFields are the client-settable fields of an attestation.
@@ -49,6 +56,8 @@ type AttestationFields struct {
 	Name                *string
 	EvidenceURL         *string
 	ArtifactFingerprint *string
+	TargetArtifacts     []string
+	Extra               map[string]json.RawMessage
 }
 
 // ValidAttestationStatus reports whether s is PASSED, FAILED or PENDING.
@@ -92,7 +101,14 @@ func (c RecordAttestation) Build(now time.Time) (*Attestation, error) {
 	a := &Attestation{
 		ID: c.ID, TrailID: c.TrailID, Type: strings.TrimSpace(*f.Type), Status: status,
 		Details: f.Details, Name: trimmedOrNil(f.Name), EvidenceURL: emptyToNil(f.EvidenceURL),
-		Compliant: status == AttestationPassed, CreatedAt: now.UTC(),
+		Compliant: status == AttestationPassed, CreatedAt: now.UTC(), Extra: f.Extra,
+	}
+	if err := validateList("targetArtifacts", f.TargetArtifacts); err != nil {
+		return nil, err
+	}
+	a.TargetArtifacts = trimAll(f.TargetArtifacts)
+	if len(a.TargetArtifacts) == 0 {
+		a.TargetArtifacts = nil
 	}
 	if f.ArtifactFingerprint != nil && *f.ArtifactFingerprint != "" {
 		d, ok := NormalizeDigest(*f.ArtifactFingerprint)
@@ -145,6 +161,7 @@ func AttestationFactOf(a *Attestation) AttestationFact {
 	if a.ArtifactFingerprint != nil {
 		f.Fingerprint = *a.ArtifactFingerprint
 	}
+	f.Targets = a.TargetArtifacts
 	return f
 }
 

@@ -26,6 +26,8 @@ type AttestationFact struct {
 	ID, Type, Name, Status string
 	// Fingerprint is the digest of the artifact it is bound to, or "".
 	Fingerprint string
+	// Targets are the template artifact names it is bound to, if any.
+	Targets []string
 }
 
 // setStatus changes one attestation's status, copying the slice so that
@@ -264,6 +266,23 @@ func (r requirement) describe() string {
 // an artifact counts only for that artifact (the asserted digest, or for
 // artifact-level template slots an artifact reported under that name).
 func boundTo(a *AttestationFact, r requirement, digest string, artifactDigests map[string][]string) bool {
+	if len(a.Targets) > 0 && a.Fingerprint == "" {
+		// Bound to template artifact slots: it fills only their slots,
+		// and for an asserted digest only if an artifact of that name
+		// has the digest.
+		if r.artifact != "" {
+			return slices.Contains(a.Targets, r.artifact)
+		}
+		if digest == "" {
+			return false
+		}
+		for _, t := range a.Targets {
+			if slices.Contains(artifactDigests[t], digest) {
+				return true
+			}
+		}
+		return false
+	}
 	if a.Fingerprint == "" {
 		return true
 	}

@@ -1,7 +1,10 @@
 package domain
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -100,6 +103,11 @@ func validateScope(s *Scope) error {
 			return err
 		}
 		for _, p := range r.rules.Patterns {
+			// The pattern must stand on its own: "a)|(b" compiles only once
+			// wrapped, and then no longer matches whole names.
+			if _, err := regexp.Compile(p); err != nil {
+				return Invalid(r.field+".patterns", "%q is not a valid regular expression: %v", p, err)
+			}
 			if _, err := regexp.Compile("^(?:" + p + ")$"); err != nil {
 				return Invalid(r.field+".patterns", "%q is not a valid regular expression: %v", p, err)
 			}
@@ -253,6 +261,13 @@ type RecordSnapshot struct {
 	EnvironmentID string
 	RecordedBy    *string
 	Artifacts     []SnapshotArtifact
+	// AllowEmptyDigest accepts workloads whose digest could not be found
+	// (Kosli's ECS, Azure and Cloud Run reports).
+	AllowEmptyDigest bool
+	// SkipUnchanged records nothing when the set of (name, digest) equals
+	// the latest snapshot's (Kosli's rule: counts and times alone do not
+	// make a new snapshot).
+	SkipUnchanged bool
 }
 
 // Decide implements Command. Artifacts outside the environment's scope are
@@ -267,7 +282,7 @@ func (c RecordSnapshot) Decide(s *State, now time.Time) ([]Event, error) {
 	arts := make([]SnapshotArtifact, 0, len(c.Artifacts))
 	for i, a := range c.Artifacts {
 		d, ok := NormalizeDigest(a.ArtifactSha256)
-		if !ok {
+		if !ok && (!c.AllowEmptyDigest || a.ArtifactSha256 != "") {
 			return nil, Invalid("artifacts", "[%d].artifactSha256 must be sha256: followed by 64 hex digits", i)
 		}
 		if strings.TrimSpace(a.ArtifactName) == "" || len(a.ArtifactName) > MaxShortLen || len(a.ArtifactTag) > MaxShortLen {
@@ -293,9 +308,45 @@ func (c RecordSnapshot) Decide(s *State, now time.Time) ([]Event, error) {
 			kept = append(kept, a)
 		}
 	}
+	if c.SkipUnchanged && cur.lastIndex > 0 && setKey(kept) == cur.lastSet {
+		return nil, nil
+	}
 	snap := &Snapshot{ID: c.ID, EnvironmentID: c.EnvironmentID, SnapshotIndex: cur.lastIndex + 1, RecordedAt: now.UTC(),
 		RecordedBy: strings.TrimSpace(*c.RecordedBy), Artifacts: kept, Excluded: len(arts) - len(kept)}
 	return []Event{{Type: EventSnapshotRecorded, Org: cur.env.Org(), Aggregate: AggregateEnvironment, AggregateID: c.EnvironmentID, Data: snap}}, nil
+}
+
+// setKey identifies a snapshot's set of (name, digest) pairs.
+func setKey(arts []SnapshotArtifact) string {
+	pairs := make([]string, len(arts))
+	for i, a := range arts {
+		pairs[i] = a.ArtifactName + "\x00" + a.ArtifactSha256
+	}
+	slices.Sort(pairs)
+	pairs = slices.Compact(pairs)
+	sum := sha256.Sum256([]byte(strings.Join(pairs, "\n")))
+	return hex.EncodeToString(sum[:])
+}
+
+// RecordSnapshotByName records a snapshot of an organisation's
+// environment addressed by name.
+type RecordSnapshotByName struct {
+	Org, Environment string
+	Snapshot         RecordSnapshot
+}
+
+// Decide implements Command.
+func (c RecordSnapshotByName) Decide(s *State, now time.Time) ([]Event, error) {
+	if err := s.orgExists(c.Org); err != nil {
+		return nil, err
+	}
+	id, ok := s.envNames[c.Org+"/"+c.Environment]
+	if !ok {
+		return nil, NotFound("environment", c.Environment)
+	}
+	r := c.Snapshot
+	r.EnvironmentID = id
+	return r.Decide(s, now)
 }
 
 // compile returns the scope as a predicate over workload names (§3.7):

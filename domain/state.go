@@ -32,7 +32,10 @@ type State struct {
 	snapshots map[string]snapRef
 	allowlist map[string]allowRef
 	logical   map[string]*LogicalEnvironment
-	undo      []func()
+	// Policies by org/name, and attestation type versions by org/name.
+	policies         map[string]policyRef
+	attestationTypes map[string]int
+	undo             []func()
 	// base is how many journal entries were committed before undo[0]:
 	// marks stay valid while a prefix of the journal is committed.
 	base int
@@ -43,7 +46,14 @@ type envState struct {
 	env          *Environment
 	lastIndex    int
 	lastSnapshot string
+	lastSet      string // setKey of the latest snapshot
 	baseline     string
+	policies     []string // attached policy names
+}
+
+type policyRef struct {
+	id      string
+	version int
 }
 
 type snapRef struct {
@@ -69,6 +79,12 @@ func (ts *trailState) with(f func(*TrailFacts)) *trailState {
 	f(&next.facts)
 	next.facts.Trail = next.trail
 	return next
+}
+
+// withTrail sets the trail of a copy made by with.
+func (ts *trailState) withTrail(t *Trail) *trailState {
+	ts.trail, ts.facts.Trail = t, t
+	return ts
 }
 
 func (ts *trailState) hasDigest(d string) bool {
@@ -97,6 +113,7 @@ func NewState() *State {
 		artifacts: map[string]string{}, attestations: map[string]string{},
 		envs: map[string]*envState{}, envNames: map[string]string{}, snapshots: map[string]snapRef{},
 		allowlist: map[string]allowRef{}, logical: map[string]*LogicalEnvironment{},
+		policies: map[string]policyRef{}, attestationTypes: map[string]int{},
 	}
 }
 
@@ -179,7 +196,7 @@ func (s *State) Apply(r Recorded) error {
 // state folds, or nil.
 func payloadOf(eventType string) any {
 	switch eventType {
-	case EventTrailStarted:
+	case EventTrailStarted, EventTrailUpdated:
 		return new(Trail)
 	case EventTrailStatusChanged:
 		return new(TrailStatusChanged)
@@ -205,6 +222,12 @@ func payloadOf(eventType string) any {
 		return new(LogicalEnvironment)
 	case EventLogicalDeleted:
 		return new(LogicalDeleted)
+	case EventPolicySaved:
+		return new(Policy)
+	case EventPoliciesAttached, EventPoliciesDetached:
+		return new(PoliciesAttached)
+	case EventAttestationTypeSaved:
+		return new(AttestationType)
 	}
 	return nil
 }
@@ -222,6 +245,11 @@ func (s *State) ApplyEvent(e Event) {
 	case *OrganisationDeleted:
 		setMap(s, s.orgs, d.Slug, nil, true)
 	case *Trail:
+		if cur, ok := s.trails[d.ID]; ok {
+			// trail.updated: the same trail with new fields, same facts.
+			setMap(s, s.trails, d.ID, cur.with(func(*TrailFacts) {}).withTrail(d), false)
+			return
+		}
 		setMap(s, s.trails, d.ID, &trailState{trail: d, facts: TrailFacts{Trail: d}}, false)
 		setMap(s, s.trailNames, trailNameKey(d.FlowID, d.Name), d.ID, false)
 		// A plain append: a rolled-back batch restores the shorter slice,
@@ -235,7 +263,7 @@ func (s *State) ApplyEvent(e Event) {
 		}
 	case *Artifact:
 		s.changeTrail(d.TrailID, func(f *TrailFacts) {
-			f.Artifacts = append(slices.Clip(f.Artifacts), ArtifactFact{ID: d.ID, Name: d.ImageName, Digest: d.Sha256Digest})
+			f.Artifacts = append(slices.Clip(f.Artifacts), d.Fact())
 		})
 		setMap(s, s.artifacts, d.ID, d.TrailID, false)
 	case *Attestation:
@@ -270,7 +298,7 @@ func (s *State) applyEnvironmentEvent(data any) {
 	case *Snapshot:
 		if cur, ok := s.envs[d.EnvironmentID]; ok {
 			next := *cur
-			next.lastIndex, next.lastSnapshot = d.SnapshotIndex, d.ID
+			next.lastIndex, next.lastSnapshot, next.lastSet = d.SnapshotIndex, d.ID, setKey(d.Artifacts)
 			setMap(s, s.envs, d.EnvironmentID, &next, false)
 		}
 		setMap(s, s.snapshots, d.ID, snapRef{env: d.EnvironmentID, index: d.SnapshotIndex}, false)
@@ -288,6 +316,16 @@ func (s *State) applyEnvironmentEvent(data any) {
 		setMap(s, s.logical, d.ID, d, false)
 	case *LogicalDeleted:
 		setMap(s, s.logical, d.ID, nil, true)
+	case *Policy:
+		setMap(s, s.policies, d.Org+"/"+d.Name, policyRef{id: d.ID, version: d.Version}, false)
+	case *PoliciesAttached:
+		if cur, ok := s.envs[d.EnvironmentID]; ok {
+			next := *cur
+			next.policies = d.Policies
+			setMap(s, s.envs, d.EnvironmentID, &next, false)
+		}
+	case *AttestationType:
+		setMap(s, s.attestationTypes, d.Org+"/"+d.Name, d.Version, false)
 	}
 }
 

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"encoding/json"
 	"net/mail"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 // one trail's history is one record in the ledger.
 const (
 	EventTrailStarted       = "trail.started"
+	EventTrailUpdated       = "trail.updated"
 	EventTrailStatusChanged = "trail.status.changed"
 )
 
@@ -42,8 +44,12 @@ type Trail struct {
 	OrgSlug             *string   `json:"orgSlug"`
 	TemplateYAML        *string   `json:"templateYaml"`
 	BuildURL            *string   `json:"buildUrl"`
+	Description         *string   `json:"description"`
 	CreatedAt           time.Time `json:"createdAt"`
 	UpdatedAt           time.Time `json:"updatedAt"`
+	// Extra keeps what a Kosli client sent beyond our fields
+	// (git_commit_info, repo_info, user_data, external_urls, origin_url).
+	Extra map[string]json.RawMessage `json:"extra,omitempty"`
 }
 
 // Org is the trail's organisation slug, or NoOrg.
@@ -79,6 +85,11 @@ type TrailFields struct {
 	OrgSlug             *string
 	TemplateYAML        *string
 	BuildURL            *string
+	Description         *string
+	Extra               map[string]json.RawMessage
+	// Lenient makes the git fields optional (Kosli's API sends them only
+	// when known).
+	Lenient bool
 }
 
 // Limits on trail and attestation fields.
@@ -108,10 +119,18 @@ func (f TrailFields) validate() error {
 	if err := validateShort("gitCommitSha", f.GitCommitSha, false); err != nil {
 		return err
 	}
-	if f.GitCommitSha == nil || strings.TrimSpace(*f.GitCommitSha) == "" {
+	if f.Lenient {
+		for _, p := range []**string{&f.GitCommitSha, &f.GitBranch, &f.GitAuthor, &f.GitAuthorEmail} {
+			if *p == nil {
+				empty := ""
+				*p = &empty
+			}
+		}
+	}
+	if !f.Lenient && (f.GitCommitSha == nil || strings.TrimSpace(*f.GitCommitSha) == "") {
 		return Invalid("gitCommitSha", "is required (or use the X-Factstore-CI-Context header with ciEnvironment)")
 	}
-	if f.GitBranch == nil || strings.TrimSpace(*f.GitBranch) == "" {
+	if !f.Lenient && (f.GitBranch == nil || strings.TrimSpace(*f.GitBranch) == "") {
 		return Invalid("gitBranch", "is required (or use the X-Factstore-CI-Context header with ciEnvironment)")
 	}
 	for _, c := range []struct {
@@ -119,7 +138,7 @@ func (f TrailFields) validate() error {
 		v        *string
 		required bool
 	}{
-		{"gitBranch", f.GitBranch, true}, {"gitAuthor", f.GitAuthor, true}, {"gitAuthorEmail", f.GitAuthorEmail, true},
+		{"gitBranch", f.GitBranch, !f.Lenient}, {"gitAuthor", f.GitAuthor, !f.Lenient}, {"gitAuthorEmail", f.GitAuthorEmail, !f.Lenient},
 		{"name", f.Name, false}, {"pullRequestId", f.PullRequestID, false},
 		{"pullRequestReviewer", f.PullRequestReviewer, false}, {"deploymentActor", f.DeploymentActor, false},
 	} {
@@ -127,8 +146,14 @@ func (f TrailFields) validate() error {
 			return err
 		}
 	}
-	if a, err := mail.ParseAddress(*f.GitAuthorEmail); err != nil || a.Address != strings.TrimSpace(*f.GitAuthorEmail) {
-		return Invalid("gitAuthorEmail", "must be an email address")
+	// Kosli's git_commit_info carries "Name <email>" or nothing at all.
+	if email := *f.GitAuthorEmail; !f.Lenient || email != "" {
+		if a, err := mail.ParseAddress(email); err != nil || a.Address != strings.TrimSpace(email) {
+			return Invalid("gitAuthorEmail", "must be an email address")
+		}
+	}
+	if f.Description != nil && utf8.RuneCountInString(*f.Description) > MaxDescLen {
+		return Invalid("description", "must be at most %d characters", MaxDescLen)
 	}
 	if f.BuildURL != nil && len(*f.BuildURL) > MaxURLLen {
 		return Invalid("buildUrl", "must be at most %d bytes", MaxURLLen)
@@ -161,6 +186,14 @@ func (c BeginTrail) Build(now time.Time) (*Trail, error) {
 	if err := f.validate(); err != nil {
 		return nil, err
 	}
+	if f.Lenient {
+		for _, p := range []**string{&f.GitCommitSha, &f.GitBranch, &f.GitAuthor, &f.GitAuthorEmail} {
+			if *p == nil {
+				empty := ""
+				*p = &empty
+			}
+		}
+	}
 	t := &Trail{
 		ID: c.ID, FlowID: f.FlowID, Name: c.ID,
 		GitCommitSha: strings.TrimSpace(*f.GitCommitSha), GitBranch: strings.TrimSpace(*f.GitBranch),
@@ -169,6 +202,7 @@ func (c BeginTrail) Build(now time.Time) (*Trail, error) {
 		DeploymentActor: emptyToNil(f.DeploymentActor), OrgSlug: emptyToNil(f.OrgSlug),
 		TemplateYAML: emptyToNil(f.TemplateYAML), BuildURL: emptyToNil(f.BuildURL),
 		Status: TrailPending, CreatedAt: now.UTC(), UpdatedAt: now.UTC(),
+		Description: f.Description, Extra: f.Extra,
 	}
 	if f.Name != nil && strings.TrimSpace(*f.Name) != "" {
 		t.Name = strings.TrimSpace(*f.Name)

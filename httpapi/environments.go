@@ -552,13 +552,16 @@ func (s *Server) logicalLatest(w http.ResponseWriter, r *http.Request) {
 		SnapshotID      *string `json:"snapshotId"`
 		SnapshotIndex   *int    `json:"snapshotIndex"`
 		Compliant       bool    `json:"compliant"`
+		Deleted         bool    `json:"deleted,omitempty"`
 	}
 	members, merged := []member{}, []runningArtifact{}
 	compliant := true
 	for _, envID := range l.Members {
 		env, err := s.cfg.Store.Environment(envID)
 		if err != nil {
+			// A deleted member: listed, so the answer says why it is not compliant.
 			compliant = false
+			members = append(members, member{EnvironmentID: envID, Deleted: true})
 			continue
 		}
 		m := member{EnvironmentID: envID, EnvironmentName: env.Name}

@@ -106,7 +106,7 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 			limit := s.cfg.MaxBodyBytes
 			if cur := mux.CurrentRoute(r); cur != nil {
 				switch cur.GetName() {
-				case evidenceUploadRoute:
+				case evidenceUploadRoute, kosliAttestRoute:
 					limit = s.cfg.MaxEvidenceBytes + multipartOverhead
 				case snapshotRoute:
 					limit = s.cfg.MaxSnapshotBytes

@@ -192,6 +192,26 @@ func (s *Server) routes() {
 	v1.HandleFunc("/logical-environments/{id}/members/{envId}", s.setLogicalMember).Methods(http.MethodPost, http.MethodDelete)
 	v1.HandleFunc("/logical-environments/{id}/snapshots/latest", s.logicalLatest).Methods(http.MethodGet)
 
+	r.HandleFunc("/ready", s.ready).Methods(http.MethodGet)
+	k := routePrefix{r, "/api/v2"}
+	k.HandleFunc("/flows/{org}", s.kosliPutFlow).Methods(http.MethodPut)
+	k.HandleFunc("/flows/{org}/template_file", s.kosliPutFlowTemplate).Methods(http.MethodPut)
+	k.HandleFunc("/trails/{org}/{flow}", s.kosliPutTrail).Methods(http.MethodPut)
+	k.HandleFunc("/trails/{org}/{flow}/{trail}", s.kosliGetTrail).Methods(http.MethodGet)
+	k.HandleFunc("/trails/{org}", s.kosliListTrails).Methods(http.MethodGet)
+	k.HandleFunc("/artifacts/{org}/{flow}", s.kosliReportArtifact).Methods(http.MethodPost)
+	k.HandleFunc("/attestations/{org}/{flow}/trail/{trail}/{type}", s.kosliAttest).Methods(http.MethodPost).Name(kosliAttestRoute)
+	k.HandleFunc("/attestations/{org}/{flow}/{trail}/{fingerprint}", s.kosliLegacyAttest).Methods(http.MethodPost)
+	k.HandleFunc("/custom-attestation-types/{org}", s.kosliCreateAttestationType).Methods(http.MethodPost)
+	k.HandleFunc("/environments/{org}", s.kosliPutEnvironment).Methods(http.MethodPut)
+	k.HandleFunc("/environments/{org}/{env}", s.kosliGetEnvironment).Methods(http.MethodGet)
+	k.HandleFunc("/environments/{org}/{env}/report/{type}", s.kosliReportSnapshot).Methods(http.MethodPut).Name(snapshotRoute)
+	k.HandleFunc("/environments/{org}/{env}/policies", s.kosliAttachPolicies).Methods(http.MethodPost, http.MethodDelete)
+	k.HandleFunc("/snapshots/{org}/{env}/{id}", s.kosliSnapshot).Methods(http.MethodGet)
+	k.HandleFunc("/policies/{org}", s.kosliPutPolicy).Methods(http.MethodPut)
+	k.HandleFunc("/asserts/{org}/fingerprint/{fp}", s.kosliAssert).Methods(http.MethodGet)
+	k.HandleFunc("/search/{org}/sha/{value}", s.kosliSearch).Methods(http.MethodGet)
+
 	v2 := routePrefix{r, "/api/v2"}
 	v2.HandleFunc("/trails", s.createTrail).Methods(http.MethodPost)
 	v2.HandleFunc("/trails/{trailId}/artifacts", s.reportArtifact).Methods(http.MethodPost)
@@ -277,6 +297,22 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, cmd domain.Comman
 		}
 	}
 	return written{res: res}, nil
+}
+
+// submitAndWait appends a follow-up command of a request (no idempotency
+// key: the request's key names its first command) and waits until the
+// read models show it.
+func (s *Server) submitAndWait(r *http.Request, cmd domain.Command) error {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WriteTimeout)
+	defer cancel()
+	res, err := s.cfg.Writer.Submit(ctx, eventstore.Request{Command: cmd, Actor: actorOf(r)})
+	if err != nil {
+		return err
+	}
+	if last := res.LastSeq(); last > 0 {
+		return s.cfg.Store.WaitFor(ctx, last)
+	}
+	return nil
 }
 
 // checkIdempotencyKey rejects an Idempotency-Key header too long to keep.

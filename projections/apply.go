@@ -27,6 +27,7 @@ type prepared struct {
 	flowDoc   *searchDoc          // flow.created, flow.updated
 	te        *trailEvent         // trail aggregate events
 	envEv     *envEvent           // environment and logical environment events
+	kosliEv   *kosliEvent         // policies and attestation types
 }
 
 // prepare derives an event's writes. It must be deterministic: the same
@@ -45,6 +46,10 @@ func prepare(e *ledger.Envelope, raw []byte) (prepared, error) {
 	}
 	if ev, ok, err := prepareEnvironment(e.Type, e.Data); ok {
 		p.envEv = ev
+		return p, err
+	}
+	if ke, ok, err := prepareKosli(e.Type, e.Data); ok {
+		p.kosliEv = ke
 		return p, err
 	}
 	switch e.Type {
@@ -102,6 +107,8 @@ func (p *prepared) write(tx *bolt.Tx) error {
 		return writeCompliance(tx, p.seq, p.te)
 	case p.envEv != nil:
 		return writeEnvironment(tx, p.seq, e.AggregateID, p.envEv)
+	case p.kosliEv != nil:
+		return writeKosli(tx, p.seq, p.kosliEv)
 	case p.flow != nil:
 		if err := tx.Bucket(bucketFlowVersions).Put(seqIndexKey(p.flow.ID, p.seq), nil); err != nil {
 			return err

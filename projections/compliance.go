@@ -40,6 +40,7 @@ var (
 // the write transaction.
 type trailEvent struct {
 	trail       *domain.Trail
+	updated     bool // trail.updated: the trail exists already
 	status      *domain.TrailStatusChanged
 	artifact    *domain.Artifact
 	provenance  *domain.Provenance
@@ -54,8 +55,9 @@ func prepareCompliance(eventType string, data []byte) (*trailEvent, bool, error)
 	te := new(trailEvent)
 	var target any
 	switch eventType {
-	case domain.EventTrailStarted:
+	case domain.EventTrailStarted, domain.EventTrailUpdated:
 		te.trail = new(domain.Trail)
+		te.updated = eventType == domain.EventTrailUpdated
 		target = te.trail
 	case domain.EventTrailStatusChanged:
 		te.status = new(domain.TrailStatusChanged)
@@ -99,6 +101,9 @@ func writeCompliance(tx *bolt.Tx, seq []byte, te *trailEvent) error {
 		t := te.trail
 		if err := putJSON(tx.Bucket(bucketTrails), t.ID, t); err != nil {
 			return err
+		}
+		if te.updated {
+			return nil
 		}
 		if err := tx.Bucket(bucketTrailNames).Put([]byte(t.FlowID+"/"+t.Name), []byte(t.ID)); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -274,8 +275,17 @@ func (s *Store) SnapshotAt(envID string, t time.Time) (*domain.Snapshot, error) 
 			return domain.NotFound("environment", envID)
 		}
 		var seq []byte
+		// UnixNano is defined for 1678-2262 only; stored times are inside
+		// that range, so clamp the question to it.
+		limit := t.UnixNano()
+		switch {
+		case t.Before(time.Unix(0, math.MinInt64)):
+			limit = math.MinInt64
+		case t.After(time.Unix(0, math.MaxInt64)):
+			limit = math.MaxInt64
+		}
 		err := forPrefix(tx.Bucket(bucketEnvSnaps), envID, func(_ uint64, v []byte) error {
-			if int64(binary.BigEndian.Uint64(v[8:])) <= t.UnixNano() {
+			if int64(binary.BigEndian.Uint64(v[8:])) <= limit {
 				seq = v[:8]
 			}
 			return nil

@@ -3,6 +3,7 @@ package projections
 import (
 	"encoding/binary"
 	"errors"
+	"strings"
 
 	"github.com/factstore/factstore/domain"
 )
@@ -17,7 +18,7 @@ var bucketTrailFacts = []byte("trail_facts")
 const (
 	factTrail       = 'T' // flowId, name, hasTemplate ("1" or "")
 	factArtifact    = 'A' // id, name, digest
-	factAttestation = 'S' // id, type, name, status, fingerprint
+	factAttestation = 'S' // id, type, name, status, fingerprint, targets (0-separated)
 	factVerdict     = 'E' // attestation id, status
 )
 
@@ -68,10 +69,11 @@ func factOf(te *trailEvent) (trailID string, rec []byte) {
 		return t.ID, encodeFact(factTrail, t.FlowID, t.Name, tmpl)
 	case te.artifact != nil:
 		a := te.artifact
-		return a.TrailID, encodeFact(factArtifact, a.ID, a.ImageName, a.Sha256Digest)
+		f := a.Fact()
+		return a.TrailID, encodeFact(factArtifact, f.ID, f.Name, f.Digest)
 	case te.attestation != nil:
 		f := domain.AttestationFactOf(te.attestation)
-		return te.attestation.TrailID, encodeFact(factAttestation, f.ID, f.Type, f.Name, f.Status, f.Fingerprint)
+		return te.attestation.TrailID, encodeFact(factAttestation, f.ID, f.Type, f.Name, f.Status, f.Fingerprint, strings.Join(f.Targets, "\x00"))
 	case te.evidence != nil && te.evidence.Status != nil:
 		return te.evidence.TrailID, encodeFact(factVerdict, te.evidence.AttestationID, *te.evidence.Status)
 	}
@@ -84,7 +86,7 @@ func applyFact(facts *domain.TrailFacts, trailID string, rec []byte, scratch []s
 	if err != nil {
 		return f, err
 	}
-	want := map[byte]int{factTrail: 3, factArtifact: 3, factAttestation: 5, factVerdict: 2}[kind]
+	want := map[byte]int{factTrail: 3, factArtifact: 3, factAttestation: 6, factVerdict: 2}[kind]
 	if want == 0 || len(f) != want {
 		return f, errBadFact
 	}
@@ -99,7 +101,11 @@ func applyFact(facts *domain.TrailFacts, trailID string, rec []byte, scratch []s
 	case factArtifact:
 		facts.Artifacts = append(facts.Artifacts, domain.ArtifactFact{ID: f[0], Name: f[1], Digest: f[2]})
 	case factAttestation:
-		facts.Attestations = append(facts.Attestations, domain.AttestationFact{ID: f[0], Type: f[1], Name: f[2], Status: f[3], Fingerprint: f[4]})
+		a := domain.AttestationFact{ID: f[0], Type: f[1], Name: f[2], Status: f[3], Fingerprint: f[4]}
+		if f[5] != "" {
+			a.Targets = strings.Split(f[5], "\x00")
+		}
+		facts.Attestations = append(facts.Attestations, a)
 	case factVerdict:
 		for i := range facts.Attestations {
 			if facts.Attestations[i].ID == f[0] {

@@ -39,7 +39,7 @@ var (
 	bucketVerified = []byte("verified")
 
 	allBuckets = append([][]byte{bucketMeta, bucketEvents, bucketEventIDs, bucketRecords, bucketAuditType,
-		bucketAuditActor, bucketAuditTrail, bucketFlows, bucketFlowNames, bucketOrgs, bucketVerified}, append(complianceBuckets, environmentBuckets...)...)
+		bucketAuditActor, bucketAuditTrail, bucketFlows, bucketFlowNames, bucketOrgs, bucketVerified}, append(append(complianceBuckets, environmentBuckets...), kosliBuckets...)...)
 
 	keyApplied  = []byte("applied")
 	keyPrevHash = []byte("prevHash")
@@ -48,7 +48,7 @@ var (
 )
 
 // SchemaVersion is the read-model format; a file with another is rebuilt.
-const SchemaVersion = "6"
+const SchemaVersion = "8"
 
 // Store is the bbolt read-model database.
 type Store struct {

@@ -28,6 +28,7 @@ func rootCmd() *cobra.Command {
 		Short: "Print the version",
 		Run:   func(cmd *cobra.Command, _ []string) { cmd.Println("factstore", version) },
 	})
+	root.AddCommand(fingerprintCmd())
 	return root
 }
 

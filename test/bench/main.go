@@ -2,8 +2,9 @@
 // process on the local machine, the durable publish floor of the embedded
 // JetStream server, the group-committing writer, the HTTP write path, a
 // read-model rebuild, a full chain verification, attestations recorded
-// through the API and assert latency on a loaded ledger, and compares each
-// with its target (docs/performance.md, §3).
+// through the API, assert latency on a loaded ledger and an environment's
+// snapshots, diffs and drift checks, and compares each with its target
+// (docs/performance.md, §3).
 //
 // Every workload runs on a fresh temporary directory that is removed
 // afterwards. Each run prints one table; after all runs a table of medians
@@ -90,7 +91,7 @@ func main() {
 	var timeout time.Duration
 	flag.IntVar(&o.runs, "runs", 1, "number of runs; medians are reported after the last")
 	flag.BoolVar(&o.quick, "quick", false, "smaller sizes for a smoke run")
-	flag.StringVar(&only, "only", "", "comma-separated workloads to run: a,b,c,d,e,f,g (default all)")
+	flag.StringVar(&only, "only", "", "comma-separated workloads to run: a,b,c,d,e,f,g,h (default all)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile per workload of the first run to PREFIX.<workload>.pprof")
 	flag.BoolVar(&o.keepDirs, "keep", false, "keep the temporary data directories (for inspection)")
 	flag.DurationVar(&timeout, "timeout", 15*time.Minute, "abort the whole harness after this long")
@@ -106,8 +107,8 @@ func main() {
 		o.only = map[string]bool{}
 		for _, w := range strings.Split(only, ",") {
 			w = strings.TrimSpace(strings.ToLower(w))
-			if !strings.Contains("abcdefg", w) || len(w) != 1 {
-				fmt.Fprintf(os.Stderr, "bench: unknown workload %q in -only (want a,b,c,d,e,f,g)\n", w)
+			if !strings.Contains("abcdefgh", w) || len(w) != 1 {
+				fmt.Fprintf(os.Stderr, "bench: unknown workload %q in -only (want a,b,c,d,e,f,g,h)\n", w)
 				os.Exit(2)
 			}
 			o.only[w] = true
@@ -247,6 +248,9 @@ func runOnce(ctx context.Context, o *options, run int) []row {
 	}
 	if o.want("g") {
 		step("g", func() []row { return benchAssert(ctx, o, run) })
+	}
+	if o.want("h") {
+		step("h", func() []row { return benchEnvironments(ctx, o, run) })
 	}
 	return rows
 }

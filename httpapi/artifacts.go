@@ -55,11 +55,7 @@ func (s *Server) reportArtifact(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) trailArtifacts(w http.ResponseWriter, r *http.Request) {
 	items, err := s.cfg.Store.TrailArtifacts(mux.Vars(r)["trailId"])
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, items)
+	answer(w, r, items, err)
 }
 
 // digestParam reads a digest from a query parameter or path variable; the
@@ -83,11 +79,7 @@ func (s *Server) artifactsByDigest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	items, err := s.cfg.Store.ArtifactsByDigest(d)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, items)
+	answer(w, r, items, err)
 }
 
 // provenanceBody is the JSON of a build provenance record. The signature
@@ -172,11 +164,7 @@ func (s *Server) getProvenance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := s.cfg.Store.Provenance(a.ID)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, p)
+	answer(w, r, p, err)
 }
 
 func (s *Server) provenanceByDigest(w http.ResponseWriter, r *http.Request) {
@@ -186,11 +174,7 @@ func (s *Server) provenanceByDigest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	items, err := s.cfg.Store.ProvenanceByDigest(d)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, items)
+	answer(w, r, items, err)
 }
 
 // verifyProvenance checks the recorded provenance's signature again, with

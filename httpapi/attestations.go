@@ -134,9 +134,5 @@ func (s *Server) trailAttestations(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getAttestation(w http.ResponseWriter, r *http.Request) {
 	a, err := s.cfg.Store.Attestation(mux.Vars(r)["id"])
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, a)
+	answer(w, r, a, err)
 }

@@ -61,11 +61,7 @@ func (s *Server) listEnvironments(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getEnvironment(w http.ResponseWriter, r *http.Request) {
 	e, err := s.cfg.Store.Environment(mux.Vars(r)["id"])
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, e)
+	answer(w, r, e, err)
 }
 
 func (s *Server) updateEnvironment(w http.ResponseWriter, r *http.Request) {
@@ -189,20 +185,12 @@ func (s *Server) respondSnapshot(w http.ResponseWriter, r *http.Request, snap *d
 		return
 	}
 	v, err := s.judgeSnapshot(snap)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	answer(w, r, v, err)
 }
 
 func (s *Server) listSnapshots(w http.ResponseWriter, r *http.Request) {
 	items, err := s.cfg.Store.Snapshots(mux.Vars(r)["id"])
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, items)
+	answer(w, r, items, err)
 }
 
 func (s *Server) latestSnapshot(w http.ResponseWriter, r *http.Request) {
@@ -316,11 +304,7 @@ func (s *Server) approveBaseline(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) currentBaseline(w http.ResponseWriter, r *http.Request) {
 	b, err := s.cfg.Store.CurrentBaseline(mux.Vars(r)["id"])
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, b)
+	answer(w, r, b, err)
 }
 
 // computeDrift compares the active baseline with the latest snapshot.
@@ -354,11 +338,7 @@ func (s *Server) computeDrift(envID string) (domain.DriftReport, error) {
 // drift answers the drift of now without recording it.
 func (s *Server) drift(w http.ResponseWriter, r *http.Request) {
 	rep, err := s.computeDrift(mux.Vars(r)["id"])
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, rep)
+	answer(w, r, rep, err)
 }
 
 // checkDrift computes the drift and records it in the ledger.
@@ -379,11 +359,7 @@ func (s *Server) checkDrift(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) driftHistory(w http.ResponseWriter, r *http.Request) {
 	items, err := s.cfg.Store.DriftHistory(mux.Vars(r)["id"])
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, items)
+	answer(w, r, items, err)
 }
 
 // allowlistBody is the JSON of an allow-list entry.
@@ -501,20 +477,12 @@ func (s *Server) saveLogical(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listLogical(w http.ResponseWriter, r *http.Request) {
 	items, err := s.cfg.Store.LogicalEnvironments()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, items)
+	answer(w, r, items, err)
 }
 
 func (s *Server) getLogical(w http.ResponseWriter, r *http.Request) {
 	l, err := s.cfg.Store.LogicalEnvironment(mux.Vars(r)["id"])
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, l)
+	answer(w, r, l, err)
 }
 
 func (s *Server) deleteLogical(w http.ResponseWriter, r *http.Request) {

@@ -59,8 +59,22 @@ type errorBody struct {
 	RequestID string `json:"requestId,omitempty"`
 }
 
+// answer writes v as the 200 answer of a query, or err.
+func answer(w http.ResponseWriter, r *http.Request, v any, err error) {
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(err)
+	writeJSON(w, status, errorBodyFor(w, r, err, status))
+}
+
+// errorBodyFor builds the JSON error body of err answered with status.
+func errorBodyFor(w http.ResponseWriter, r *http.Request, err error, status int) errorBody {
 	msg := err.Error()
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
@@ -74,10 +88,10 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, status, errorBody{
+	return errorBody{
 		Status: status, Error: http.StatusText(status), Message: msg,
 		Timestamp: time.Now().UTC().Format(time.RFC3339Nano), RequestID: requestID(r),
-	})
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

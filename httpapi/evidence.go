@@ -213,18 +213,10 @@ func (s *Server) downloadEvidence(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) trailEvidence(w http.ResponseWriter, r *http.Request) {
 	items, err := s.cfg.Store.TrailEvidence(mux.Vars(r)["id"])
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, items)
+	answer(w, r, items, err)
 }
 
 func (s *Server) attestationEvidence(w http.ResponseWriter, r *http.Request) {
 	items, err := s.cfg.Store.AttestationEvidence(mux.Vars(r)["id"])
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, items)
+	answer(w, r, items, err)
 }

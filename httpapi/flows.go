@@ -64,20 +64,12 @@ func respondEvent(w http.ResponseWriter, out written, status int) {
 
 func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
 	flows, err := s.cfg.Store.Flows(r.URL.Query().Get("orgSlug"))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, flows)
+	answer(w, r, flows, err)
 }
 
 func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) {
 	f, err := s.cfg.Store.Flow(mux.Vars(r)["id"])
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, f)
+	answer(w, r, f, err)
 }
 
 func (s *Server) updateFlow(w http.ResponseWriter, r *http.Request) {

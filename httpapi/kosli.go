@@ -12,7 +12,6 @@ import (
 	"net/mail"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/gorilla/mux"
 
@@ -43,17 +42,7 @@ func writeKosliError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusConflict {
 		status = http.StatusBadRequest
 	}
-	msg := err.Error()
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		msg = fmt.Sprintf("request body exceeds %d bytes", tooLarge.Limit)
-	}
-	if status == http.StatusInternalServerError {
-		loggerFrom(r).Error("internal error", "err", err)
-		msg = "internal error"
-	}
-	body := kosliErrorBody{errorBody: errorBody{Status: status, Error: http.StatusText(status), Message: msg,
-		Timestamp: time.Now().UTC().Format(time.RFC3339Nano), RequestID: requestID(r)}}
+	body := kosliErrorBody{errorBody: errorBodyFor(w, r, err, status)}
 	var fe *domain.FieldError
 	if errors.As(err, &fe) {
 		body.Message = "Input payload validation failed"

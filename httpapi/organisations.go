@@ -40,20 +40,12 @@ func (s *Server) createOrganisation(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listOrganisations(w http.ResponseWriter, r *http.Request) {
 	orgs, err := s.cfg.Store.Organisations()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, orgs)
+	answer(w, r, orgs, err)
 }
 
 func (s *Server) getOrganisation(w http.ResponseWriter, r *http.Request) {
 	o, err := s.cfg.Store.Organisation(mux.Vars(r)["slug"])
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, o)
+	answer(w, r, o, err)
 }
 
 func (s *Server) updateOrganisation(w http.ResponseWriter, r *http.Request) {
@@ -92,9 +84,5 @@ func (s *Server) organisationFlows(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	flows, err := s.cfg.Store.Flows(slug)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, flows)
+	answer(w, r, flows, err)
 }

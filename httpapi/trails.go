@@ -69,20 +69,12 @@ func (s *Server) createTrail(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listTrails(w http.ResponseWriter, r *http.Request) {
 	trails, err := s.cfg.Store.Trails(r.URL.Query().Get("flowId"))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, trails)
+	answer(w, r, trails, err)
 }
 
 func (s *Server) getTrail(w http.ResponseWriter, r *http.Request) {
 	t, err := s.cfg.Store.Trail(mux.Vars(r)["id"])
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, t)
+	answer(w, r, t, err)
 }
 
 // pageParams reads page (default 0) and size (default 20, 1..100).

@@ -453,6 +453,23 @@ func (s *Server) kosliAttach(r *http.Request, out written, f kosliFile) error {
 		ID: newID(), FileName: name, SHA256Hash: sum, FileSizeBytes: int64(len(f.body)), ContentType: "application/octet-stream"}})
 }
 
+// trailHasDigest reports whether the trail (by name or id) of an
+// organisation's flow reported an artifact with digest.
+func (s *Server) trailHasDigest(org, flowName, trail, digest string) bool {
+	flow, err := s.cfg.Store.FlowByName(org, flowName)
+	if err != nil {
+		return false
+	}
+	t, err := s.cfg.Store.TrailByName(flow.ID, trail)
+	if err != nil {
+		if t, err = s.cfg.Store.Trail(trail); err != nil || t.FlowID != flow.ID {
+			return false
+		}
+	}
+	arts, err := s.cfg.Store.ArtifactsOnTrail(t.ID, digest)
+	return err == nil && len(arts) > 0
+}
+
 // kosliEnvironmentBody is the JSON of PUT /api/v2/environments/{org}.
 type kosliEnvironmentBody struct {
 	Name                 string   `json:"name"`
@@ -614,8 +631,14 @@ func (s *Server) kosliLegacyAttest(w http.ResponseWriter, r *http.Request) {
 	}
 	v := mux.Vars(r)
 	f := b.fields()
-	fp := v["fingerprint"]
-	f.ArtifactFingerprint = &fp
+	// The original stored the fingerprint as free text (its contract test
+	// sends "sha256:abc123"). It binds the attestation when it names an
+	// artifact of the trail, and is kept as reported either way.
+	raw, _ := json.Marshal(v["fingerprint"])
+	f.Extra = map[string]json.RawMessage{"artifact_fingerprint": raw}
+	if d, ok := domain.NormalizeDigest(v["fingerprint"]); ok && s.trailHasDigest(v["org"], v["flow"], v["trail"], d) {
+		f.ArtifactFingerprint = &d
+	}
 	out, err := s.write(w, r, domain.RecordAttestationByName{Org: v["org"], FlowName: v["flow"], Trail: v["trail"],
 		Record: domain.RecordAttestation{ID: newID(), Fields: f}})
 	if err != nil {

@@ -159,6 +159,13 @@ func TestKosliDoor(t *testing.T) {
 	if !strings.Contains(string(raw), "sha256Hash") {
 		t.Fatalf("the attachment is not the attestation's evidence: %s", raw)
 	}
+	// The original's "Kosli v2" route still works as its contract test
+	// calls it: trail by id, a free-text fingerprint.
+	_, raw = srv.mustDo(http.MethodPost, "/api/v2/attestations/acme/my%20flow/"+trailID+"/sha256:abc123",
+		map[string]any{"type": "junit", "status": "PASSED", "name": "junit-test", "details": "ok"}, http.StatusCreated)
+	if got := decodeInto(t, raw); got["compliant"] != true || got["name"] != "junit-test" || got["type"] != "junit" {
+		t.Fatalf("legacy attestation route: %s", raw)
+	}
 	_, raw = srv.mustDo(http.MethodGet, "/api/v1/trails/"+trailID+"/audit", nil, http.StatusOK)
 	for _, want := range []string{"TRAIL_STARTED", "TRAIL_UPDATED", "ARTIFACT_DEPLOYED", "ATTESTATION_RECORDED"} {
 		if !strings.Contains(string(raw), want) {

@@ -79,6 +79,10 @@ type WriterConfig struct {
 	MaxBatchDelay time.Duration
 	// PublishTimeout bounds the wait for a PubAck (default 30 s).
 	PublishTimeout time.Duration
+	// MaxInFlight is how many batches may be published before the first
+	// is acknowledged (default 1). More than 1 is safe only when this
+	// writer is the stream's only appender (see pipeline.go).
+	MaxInFlight int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// ObserveAppend, if set, is told the size and duration of each stored batch.
@@ -102,6 +106,9 @@ func (c *WriterConfig) setDefaults() {
 	}
 	if c.PublishTimeout <= 0 {
 		c.PublishTimeout = 30 * time.Second
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 1
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -183,16 +190,21 @@ type pending struct {
 // Writer is the single appender of a process. Submit is safe for concurrent
 // use; all deciding, sealing and publishing happens on one goroutine.
 type Writer struct {
-	cfg    WriterConfig
-	reader *Reader
-	reqs   chan *pending
-	quit   chan struct{}
-	wg     sync.WaitGroup
+	cfg     WriterConfig
+	reader  *Reader
+	reqs    chan *pending
+	quit    chan struct{}
+	stopped chan struct{} // closed once the loop has exited
+	wg      sync.WaitGroup
 
 	// Owned by the loop goroutine.
 	state *domain.State
 	head  ledger.ChainState
 	idem  map[string]uint64
+	// inflightKeys are the idempotency keys of requests published and not
+	// yet acknowledged (pipelining), so a repeat follows the first.
+	inflightKeys map[string]*pending
+	retries      int
 
 	sealedMu sync.RWMutex
 	sealed   [sealedRing]sealedRef // recently sealed events, by seq % sealedRing
@@ -214,15 +226,23 @@ func NewWriter(ctx context.Context, cfg WriterConfig) (*Writer, error) {
 		reader: NewReader(cfg.JS, cfg.Stream),
 		reqs:   make(chan *pending, 4096),
 		quit:   make(chan struct{}),
-		state:  domain.NewState(),
-		head:   ledger.Genesis(),
-		idem:   map[string]uint64{},
+
+		stopped: make(chan struct{}),
+		state:   domain.NewState(),
+		head:    ledger.Genesis(),
+		idem:    map[string]uint64{},
+
+		inflightKeys: map[string]*pending{},
 	}
 	if err := w.catchUp(ctx); err != nil {
 		return nil, err
 	}
 	w.wg.Add(1)
-	go w.loop()
+	if cfg.MaxInFlight > 1 {
+		go w.pipelineLoop()
+	} else {
+		go w.loop()
+	}
 	return w, nil
 }
 
@@ -230,6 +250,7 @@ func NewWriter(ctx context.Context, cfg WriterConfig) (*Writer, error) {
 func (w *Writer) Close() {
 	close(w.quit)
 	w.wg.Wait()
+	close(w.stopped)
 }
 
 // sealedRing is how many recently sealed events the writer remembers for
@@ -282,6 +303,13 @@ func (w *Writer) Submit(ctx context.Context, req Request) (Result, error) {
 	}
 	select {
 	case <-p.done:
+	case <-w.stopped:
+		// The loop has exited; a request it took was answered before.
+		select {
+		case <-p.done:
+		default:
+			return Result{}, ErrClosed
+		}
 	case <-ctx.Done():
 		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
 	}
@@ -586,6 +614,10 @@ func (w *Writer) decide(batch []*pending) (drafts []ledger.Draft, owners []*pend
 		}
 		if k := p.req.IdempotencyKey; k != "" && !p.req.DryRun {
 			if first, ok := keys[k]; ok {
+				p.follow = first
+				continue
+			}
+			if first, ok := w.inflightKeys[k]; ok && first != p {
 				p.follow = first
 				continue
 			}

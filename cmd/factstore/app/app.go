@@ -34,6 +34,9 @@ type Config struct {
 	NATSListen string
 	// NATSURL, if set, uses an existing NATS server or cluster instead.
 	NATSURL string
+	// WriterInFlight overrides how many batches the writer pipelines on the
+	// embedded server (0: the default, 3; 1: no pipelining).
+	WriterInFlight int
 	// Replicas is the stream's replica count when this node creates it.
 	Replicas int
 	// Stream is the ledger stream name (default eventstore.DefaultStream).
@@ -145,6 +148,18 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 		}
 	}
 	return c, nil
+}
+
+// pipelineDepth is how many batches the writer may have in flight: 3 when
+// this node is the only writer (the embedded server), else 1.
+func pipelineDepth(cfg Config) int {
+	if cfg.NATSURL != "" || cfg.WriterInFlight == 1 {
+		return 1
+	}
+	if cfg.WriterInFlight > 1 {
+		return cfg.WriterInFlight
+	}
+	return 3
 }
 
 // SigningKeyPath is where a node keeps its Ed25519 signing key.
@@ -298,6 +313,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		Conn: conn.NC, JS: conn.JS, Stream: cfg.Stream, Signer: signer, Logger: cfg.Logger,
 		Keys: keys, Trusted: n.Store.Verified(),
 		ObserveAppend: metrics.ObserveAppend,
+		// On the embedded server this node is the stream's only writer
+		// (outside clients may only read), which makes pipelining safe.
+		MaxInFlight: pipelineDepth(cfg),
 	}); err != nil {
 		n.closeParts()
 		return nil, err

@@ -1,0 +1,147 @@
+package eventstore_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/factstore/factstore/domain"
+	"github.com/factstore/factstore/eventstore"
+)
+
+// TestPipelinedWriterKeepsOneChain: with several batches in flight, every
+// acknowledged request is stored exactly once, in one unbroken chain, and
+// requests that depend on each other (an update after a create of the same
+// flow in an earlier, unacknowledged batch) are decided on the right state.
+func TestPipelinedWriterKeepsOneChain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var mu sync.Mutex
+	batches := 0
+	w := e.writer(t, func(c *eventstore.WriterConfig) {
+		c.MaxInFlight = 3
+		c.MaxBatchEvents = 8 // many small batches, so several are in flight
+		c.ObserveAppend = func(int, time.Duration) { mu.Lock(); batches++; mu.Unlock() }
+	})
+	ctx := context.Background()
+	const clients, each = 16, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, clients*each*2)
+	for c := 0; c < clients; c++ {
+		wg.Go(func() {
+			for i := 0; i < each; i++ {
+				name := fmt.Sprintf("p-%d-%d", c, i)
+				if _, err := w.Submit(ctx, create(name)); err != nil {
+					errs <- err
+					continue
+				}
+				desc := "updated"
+				if _, err := w.Submit(ctx, eventstore.Request{Actor: "test", Command: domain.UpdateFlow{ID: name + "-id",
+					Fields: domain.FlowFields{Description: &desc}}}); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	rep := e.verify(t)
+	assert.Equal(t, uint64(clients*each*2), rep.Checked, "every acknowledged request stored once")
+	assert.Equal(t, uint64(clients*each*2), w.Head())
+	mu.Lock()
+	assert.Greater(t, batches, clients*each*2/8-1)
+	mu.Unlock()
+
+	// A duplicate name is refused even when the first create is still in
+	// flight in an earlier batch.
+	name := "dup"
+	var results [2]error
+	var dwg sync.WaitGroup
+	for i := range results {
+		dwg.Go(func() { _, results[i] = w.Submit(ctx, create(name)) })
+	}
+	dwg.Wait()
+	ok := 0
+	for _, err := range results {
+		if err == nil {
+			ok++
+		} else {
+			require.ErrorIs(t, err, domain.ErrConflict)
+		}
+	}
+	assert.Equal(t, 1, ok)
+}
+
+// TestPipelinedIdempotency: concurrent requests with one idempotency key,
+// spread over batches in flight, store one event and all get it.
+func TestPipelinedIdempotency(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	w := e.writer(t, func(c *eventstore.WriterConfig) { c.MaxInFlight = 3; c.MaxBatchEvents = 2 })
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	seqs := make([]uint64, 20)
+	for i := range seqs {
+		wg.Go(func() {
+			req := create("idem")
+			req.IdempotencyKey = "k"
+			res, err := w.Submit(ctx, req)
+			if assert.NoError(t, err) && assert.Len(t, res.Events, 1) {
+				seqs[i] = res.Events[0].Seq
+			}
+		})
+		// Filler requests so the key's requests land in different batches.
+		wg.Go(func() { _, _ = w.Submit(ctx, create(fmt.Sprintf("fill-%d", i))) })
+	}
+	wg.Wait()
+	for _, s := range seqs {
+		assert.Equal(t, seqs[0], s, "every request with the key gets the one stored event")
+	}
+	rep := e.verify(t)
+	assert.Equal(t, uint64(21), rep.Checked)
+}
+
+// TestPipelinedClose: closing under load loses nothing acknowledged: the
+// stored events are exactly the requests that were answered with success.
+func TestPipelinedClose(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg := e.cfg
+	cfg.MaxInFlight, cfg.MaxBatchEvents = 3, 4
+	w, err := eventstore.NewWriter(context.Background(), cfg)
+	require.NoError(t, err)
+	ctx := context.Background()
+	var ok, refused sync.Map
+	var wg sync.WaitGroup
+	for c := 0; c < 8; c++ {
+		wg.Go(func() {
+			for i := 0; i < 200; i++ {
+				name := fmt.Sprintf("c-%d-%d", c, i)
+				if _, err := w.Submit(ctx, create(name)); err == nil {
+					ok.Store(name, true)
+				} else {
+					refused.Store(name, err)
+				}
+			}
+		})
+	}
+	time.Sleep(30 * time.Millisecond)
+	w.Close()
+	wg.Wait()
+	n := 0
+	ok.Range(func(any, any) bool { n++; return true })
+	refused.Range(func(_, v any) bool {
+		assert.ErrorIs(t, v.(error), eventstore.ErrClosed)
+		return true
+	})
+	rep := e.verify(t)
+	assert.Equal(t, uint64(n), rep.Checked, "stored events = acknowledged requests")
+}

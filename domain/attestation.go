@@ -2,6 +2,7 @@ package domain
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -70,6 +71,9 @@ type RecordAttestation struct {
 	ID      string
 	TrailID string
 	Fields  AttestationFields
+	// Evidence, if set, is a stored file attached in the same append (a
+	// Kosli attestation's attachment_file): both facts land, or neither.
+	Evidence *Evidence
 }
 
 // Build validates the fields and returns the attestation the command would
@@ -139,9 +143,16 @@ func (c RecordAttestation) Decide(s *State, now time.Time) ([]Event, error) {
 		return nil, Invalid("artifactFingerprint", "no artifact with digest %s was reported on trail %s", *a.ArtifactFingerprint, ts.trail.ID)
 	}
 	a.FlowID, a.OrgSlug = ts.trail.FlowID, ts.trail.OrgSlug
-	ev := Event{Type: EventAttestationRecorded, Org: ts.trail.Org(), Aggregate: AggregateTrail, AggregateID: ts.trail.ID, Data: a}
-	next := ts.with(func(f *TrailFacts) { f.Attestations = append(f.Attestations, AttestationFactOf(a)) })
-	return append([]Event{ev}, s.statusEvents(next, a.Type+" attestation "+a.Status, now)...), nil
+	events := []Event{{Type: EventAttestationRecorded, Org: ts.trail.Org(), Aggregate: AggregateTrail, AggregateID: ts.trail.ID, Data: a}}
+	if c.Evidence != nil {
+		e, err := newEvidence(*c.Evidence, a.ID, ts.trail.ID, now)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, Event{Type: EventEvidenceAttached, Org: ts.trail.Org(), Aggregate: AggregateTrail, AggregateID: ts.trail.ID, Data: e})
+	}
+	next := ts.with(func(f *TrailFacts) { f.Attestations = append(slices.Clip(f.Attestations), AttestationFactOf(a)) })
+	return append(events, s.statusEvents(next, a.Type+" attestation "+a.Status, now)...), nil
 }
 
 func trimmedOrNil(p *string) *string {
@@ -194,6 +205,19 @@ type ProcessorVerdict struct {
 	Processor, Status, Details string
 }
 
+// newEvidence validates a stored file's description for an attestation.
+func newEvidence(ev Evidence, attestationID, trailID string, now time.Time) (*EvidenceAttached, error) {
+	e := &EvidenceAttached{Evidence: ev}
+	e.AttestationID, e.TrailID, e.StoredAt = attestationID, trailID, now.UTC()
+	if strings.TrimSpace(e.FileName) == "" {
+		e.FileName = "evidence"
+	}
+	if len(e.FileName) > MaxShortLen {
+		return nil, Invalid("file", "file name must be at most %d bytes", MaxShortLen)
+	}
+	return e, nil
+}
+
 // AttachEvidence attaches a stored evidence file to an attestation.
 type AttachEvidence struct {
 	TrailID       string
@@ -212,15 +236,11 @@ func (c AttachEvidence) Decide(s *State, now time.Time) ([]Event, error) {
 	if s.attestations[c.AttestationID] != c.TrailID {
 		return nil, NotFound("attestation", c.AttestationID)
 	}
-	e := EvidenceAttached{Evidence: c.Evidence}
-	e.AttestationID, e.TrailID, e.StoredAt = c.AttestationID, c.TrailID, now.UTC()
-	if strings.TrimSpace(e.FileName) == "" {
-		e.FileName = "evidence"
+	e, err := newEvidence(c.Evidence, c.AttestationID, c.TrailID, now)
+	if err != nil {
+		return nil, err
 	}
-	if len(e.FileName) > MaxShortLen {
-		return nil, Invalid("file", "file name must be at most %d bytes", MaxShortLen)
-	}
-	ev := Event{Type: EventEvidenceAttached, Org: ts.trail.Org(), Aggregate: AggregateTrail, AggregateID: ts.trail.ID, Data: &e}
+	ev := Event{Type: EventEvidenceAttached, Org: ts.trail.Org(), Aggregate: AggregateTrail, AggregateID: ts.trail.ID, Data: e}
 	if c.Verdict == nil {
 		return []Event{ev}, nil
 	}

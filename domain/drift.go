@@ -33,6 +33,13 @@ func strp(s string) *string { return &s }
 // DiffSnapshots computes added (only in to), removed (only in from),
 // updated (same name, other digest) and unchanged, each sorted by name.
 func DiffSnapshots(from, to *Snapshot) SnapshotDiff {
+	// A missing side is an empty snapshot.
+	if from == nil {
+		from = &Snapshot{}
+	}
+	if to == nil {
+		to = &Snapshot{EnvironmentID: from.EnvironmentID}
+	}
 	d := SnapshotDiff{EnvironmentID: to.EnvironmentID, FromSnapshotIndex: from.SnapshotIndex, ToSnapshotIndex: to.SnapshotIndex,
 		Added: []DriftEntry{}, Removed: []DriftEntry{}, Updated: []DriftEntry{}, Unchanged: []DriftEntry{}}
 	f, t := byName(from), byName(to)

@@ -3,8 +3,10 @@ package domain
 import (
 	"encoding/json"
 	"maps"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The commands below address flows, trails and environments by name
@@ -132,6 +134,12 @@ func (c SaveTrailByName) Decide(s *State, now time.Time) ([]Event, error) {
 		}
 		maps.Copy(t.Extra, f.Extra)
 	}
+	// The merged trail obeys the rules a new one does.
+	check := TrailFields{FlowID: t.FlowID, Name: &t.Name, GitCommitSha: &t.GitCommitSha, GitBranch: &t.GitBranch,
+		GitAuthor: &t.GitAuthor, GitAuthorEmail: &t.GitAuthorEmail, Description: t.Description, BuildURL: t.BuildURL, Lenient: true}
+	if err := check.validate(); err != nil {
+		return nil, err
+	}
 	t.UpdatedAt = now.UTC()
 	ev := Event{Type: EventTrailUpdated, Org: t.Org(), Aggregate: AggregateTrail, AggregateID: t.ID, Data: &t}
 	next := ts.with(func(*TrailFacts) {}).withTrail(&t)
@@ -220,24 +228,30 @@ func (c SaveLogicalByName) Decide(s *State, now time.Time) ([]Event, error) {
 	if err := validateShort("name", &c.Name, true); err != nil {
 		return nil, err
 	}
+	if c.Description != nil && utf8.RuneCountInString(*c.Description) > MaxDescLen {
+		return nil, Invalid("description", "must be at most %d characters", MaxDescLen)
+	}
 	members := []string{}
 	for _, n := range c.Included {
 		id, ok := s.envNames[c.Org+"/"+n]
 		if !ok {
 			return nil, NotFound("environment", n)
 		}
-		members = append(members, id)
+		if !slices.Contains(members, id) {
+			members = append(members, id)
+		}
 	}
 	var l LogicalEnvironment
 	typ := EventLogicalUpdated
 	for _, cur := range s.logical {
-		if cur.Name == strings.TrimSpace(c.Name) {
+		if cur.Name == strings.TrimSpace(c.Name) && cur.OrgSlug != nil && *cur.OrgSlug == c.Org {
 			l = *cur
 		}
 	}
 	if l.ID == "" {
 		typ = EventLogicalCreated
-		l = LogicalEnvironment{ID: c.ID, Name: strings.TrimSpace(c.Name), CreatedAt: now.UTC()}
+		org := c.Org
+		l = LogicalEnvironment{ID: c.ID, Name: strings.TrimSpace(c.Name), OrgSlug: &org, CreatedAt: now.UTC()}
 	}
 	if c.Description != nil {
 		l.Description = *c.Description

@@ -27,7 +27,10 @@ type LogicalEnvironment struct {
 	Name        string    `json:"name"`
 	Description string    `json:"description"`
 	Members     []string  `json:"members"`
-	CreatedAt   time.Time `json:"createdAt"`
+	// OrgSlug is set for logical environments made through the Kosli door,
+	// whose names are scoped by organisation.
+	OrgSlug   *string   `json:"orgSlug,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt   time.Time `json:"updatedAt"`
 }
 
@@ -46,7 +49,8 @@ type SaveLogicalEnvironment struct {
 	Description *string
 }
 
-// Decide implements Command. Names are unique.
+// Decide implements Command. Names are unique among logical environments
+// of no organisation.
 func (c SaveLogicalEnvironment) Decide(s *State, now time.Time) ([]Event, error) {
 	var l LogicalEnvironment
 	typ := EventLogicalUpdated
@@ -76,7 +80,7 @@ func (c SaveLogicalEnvironment) Decide(s *State, now time.Time) ([]Event, error)
 		l.Description = *c.Description
 	}
 	for id, other := range s.logical {
-		if id != l.ID && other.Name == l.Name {
+		if id != l.ID && other.Name == l.Name && other.OrgSlug == nil && l.OrgSlug == nil {
 			return nil, Conflict("a logical environment named %q already exists", l.Name)
 		}
 	}
@@ -103,8 +107,8 @@ type SetLogicalMember struct {
 	Add                      bool
 }
 
-// Decide implements Command. Adding a member twice, or removing one that
-// is not a member, conflicts.
+// Decide implements Command. Adding a member twice conflicts; removing one
+// that is not a member is not found.
 func (c SetLogicalMember) Decide(s *State, now time.Time) ([]Event, error) {
 	cur, ok := s.logical[c.LogicalID]
 	if !ok {

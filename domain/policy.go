@@ -133,6 +133,7 @@ type SaveAttestationType struct {
 // Decide implements Command.
 func (c SaveAttestationType) Decide(s *State, now time.Time) ([]Event, error) {
 	t := c.Type
+	t.Name = strings.TrimSpace(t.Name)
 	if err := s.orgExists(t.Org); err != nil {
 		return nil, err
 	}

@@ -128,6 +128,14 @@ func (s *State) Rollback(mark int) {
 	s.undo = s.undo[:mark-s.base]
 }
 
+// CommitTo forgets the journal up to mark: changes before it are durable,
+// later ones can still be rolled back.
+func (s *State) CommitTo(mark int) {
+	n := mark - s.base
+	s.undo = append(s.undo[:0:0], s.undo[n:]...)
+	s.base = mark
+}
+
 // Commit forgets the journal: changes so far are durable.
 func (s *State) Commit() {
 	s.base += len(s.undo)

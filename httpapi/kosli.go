@@ -44,11 +44,35 @@ func writeKosliError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	body := kosliErrorBody{errorBody: errorBodyFor(w, r, err, status)}
 	var fe *domain.FieldError
-	if errors.As(err, &fe) {
+	if errors.As(renameFields(err, nil), &fe) {
 		body.Message = "Input payload validation failed"
 		body.Errors = map[string]string{fe.Field: fe.Reason}
 	}
 	writeJSON(w, status, body)
+}
+
+// Kosli's names for the fields our commands check, so that the CLI's
+// error map names what the user sent.
+var (
+	commonFields = map[string]string{"sha256Digest": "fingerprint", "imageName": "filename", "templateYaml": "template_file",
+		"artifactFingerprint": "artifact_fingerprint", "templateReferenceName": "template_reference_name"}
+	attestationFields = map[string]string{"name": "attestation_name", "type": "type_name",
+		"artifactFingerprint": "artifact_fingerprint", "details": "data_json", "targetArtifacts": "target_artifacts"}
+)
+
+// renameFields names a field error's field as the Kosli request did.
+func renameFields(err error, names map[string]string) error {
+	var fe *domain.FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	if n, ok := names[fe.Field]; ok {
+		return &domain.FieldError{Field: n, Reason: fe.Reason}
+	}
+	if n, ok := commonFields[fe.Field]; ok {
+		return &domain.FieldError{Field: n, Reason: fe.Reason}
+	}
+	return err
 }
 
 // kosliForm is a multipart request: the JSON part (data_json, or payload
@@ -418,39 +442,39 @@ func (s *Server) kosliAttest(w http.ResponseWriter, r *http.Request) {
 	if b.ArtifactFingerprint != "" {
 		fields.ArtifactFingerprint = &b.ArtifactFingerprint
 	}
-	out, err := s.write(w, r, domain.RecordAttestationByName{Org: v["org"], FlowName: v["flow"], Trail: v["trail"],
-		Record: domain.RecordAttestation{ID: newID(), Fields: fields}})
-	if err != nil {
-		writeKosliError(w, r, err)
-		return
-	}
-	if f, ok := form.files["attachment_file"]; ok && !out.dryRun {
-		if err := s.kosliAttach(r, out, f); err != nil {
-			writeKosliError(w, r, err)
+	cmd := domain.RecordAttestationByName{Org: v["org"], FlowName: v["flow"], Trail: v["trail"],
+		Record: domain.RecordAttestation{ID: newID(), Fields: fields}}
+	if f, ok := form.files["attachment_file"]; ok {
+		// The attachment is the attestation's evidence, recorded in the same
+		// append; it is checked in full before the file is stored.
+		if int64(len(f.body)) > s.cfg.MaxEvidenceBytes {
+			writeKosliError(w, r, &http.MaxBytesError{Limit: s.cfg.MaxEvidenceBytes})
 			return
 		}
+		digest := sha256.Sum256(f.body)
+		name := filepath.Base(f.name)
+		if f.name == "" {
+			name = "attachment"
+		}
+		cmd.Record.Evidence = &domain.Evidence{ID: newID(), FileName: name, SHA256Hash: hex.EncodeToString(digest[:]),
+			FileSizeBytes: int64(len(f.body)), ContentType: "application/octet-stream"}
+		if !isDryRun(r) {
+			if err = s.precheck(r, cmd); err != nil {
+				writeKosliError(w, r, renameFields(err, attestationFields))
+				return
+			}
+			if err = s.cfg.Evidence.Put(r.Context(), cmd.Record.Evidence.SHA256Hash, "application/octet-stream", bytes.NewReader(f.body)); err != nil {
+				writeKosliError(w, r, err)
+				return
+			}
+		}
+	}
+	out, err := s.write(w, r, cmd)
+	if err != nil {
+		writeKosliError(w, r, renameFields(err, attestationFields))
+		return
 	}
 	createdOr200(w, out)
-}
-
-// kosliAttach stores an attestation's attachment as its evidence. The
-// status came from the results the CLI parsed, so no processor overrides it.
-func (s *Server) kosliAttach(r *http.Request, out written, f kosliFile) error {
-	var a domain.Attestation
-	if err := json.Unmarshal(out.res.Events[0].Data, &a); err != nil {
-		return fmt.Errorf("httpapi: attestation payload: %w", err)
-	}
-	digest := sha256.Sum256(f.body)
-	sum := hex.EncodeToString(digest[:])
-	name := filepath.Base(f.name)
-	if f.name == "" {
-		name = "attachment"
-	}
-	if err := s.cfg.Evidence.Put(r.Context(), sum, "application/octet-stream", bytes.NewReader(f.body)); err != nil {
-		return err
-	}
-	return s.submitAndWait(r, domain.AttachEvidence{TrailID: a.TrailID, AttestationID: a.ID, Evidence: domain.Evidence{
-		ID: newID(), FileName: name, SHA256Hash: sum, FileSizeBytes: int64(len(f.body)), ContentType: "application/octet-stream"}})
 }
 
 // trailHasDigest reports whether the trail (by name or id) of an
@@ -626,7 +650,7 @@ func (s *Server) kosliCreateAttestationType(w http.ResponseWriter, r *http.Reque
 func (s *Server) kosliLegacyAttest(w http.ResponseWriter, r *http.Request) {
 	var b attestationBody
 	if err := decodeJSON(r, &b); err != nil {
-		writeError(w, r, err)
+		writeKosliError(w, r, err)
 		return
 	}
 	v := mux.Vars(r)
@@ -642,7 +666,7 @@ func (s *Server) kosliLegacyAttest(w http.ResponseWriter, r *http.Request) {
 	out, err := s.write(w, r, domain.RecordAttestationByName{Org: v["org"], FlowName: v["flow"], Trail: v["trail"],
 		Record: domain.RecordAttestation{ID: newID(), Fields: f}})
 	if err != nil {
-		writeError(w, r, err)
+		writeKosliError(w, r, err)
 		return
 	}
 	respondEvent(w, out, http.StatusCreated)

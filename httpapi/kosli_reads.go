@@ -49,6 +49,7 @@ func kosliTrail(t *domain.Trail, flowName string, events []*ledger.Envelope) map
 		out["git_commit_info"] = map[string]any{"sha1": t.GitCommitSha, "author": t.GitAuthor, "message": "", "timestamp": 0, "branch": t.GitBranch}
 	}
 	evs := []map[string]any{}
+	slotOf := map[string]string{} // artifact digest -> its template name
 	for _, e := range events {
 		ev := map[string]any{"timestamp": unixSeconds(e.Time), "user": e.Actor}
 		switch e.Type {
@@ -60,18 +61,21 @@ func kosliTrail(t *domain.Trail, flowName string, events []*ledger.Envelope) map
 			var a domain.Artifact
 			_ = json.Unmarshal(e.Data, &a)
 			ev["type"], ev["artifact_name"], ev["fingerprint"] = "artifact_creation_reported", a.ImageName, strings.TrimPrefix(a.Sha256Digest, "sha256:")
-			if a.TemplateName != nil {
-				ev["template_reference_name"] = *a.TemplateName
-			}
+			ev["template_reference_name"] = a.Fact().Name
+			slotOf[a.Sha256Digest] = a.Fact().Name
 		case domain.EventAttestationRecorded:
 			var a domain.Attestation
 			_ = json.Unmarshal(e.Data, &a)
 			ev["type"], ev["attestation_type"], ev["attestation_id"], ev["is_compliant"] = "trail_attestation_reported", a.Type, a.ID, a.Compliant
+			name := a.Type
 			if a.Name != nil {
-				ev["attestation_name"] = *a.Name
+				name = *a.Name
 			}
+			// The CLI prints "<target>.<template_reference_name>".
+			ev["attestation_name"], ev["template_reference_name"] = name, name
 			if a.ArtifactFingerprint != nil {
 				ev["type"], ev["artifact_fingerprint"] = "artifact_attestation_reported", strings.TrimPrefix(*a.ArtifactFingerprint, "sha256:")
+				ev["target_artifact"] = slotOf[*a.ArtifactFingerprint]
 			} else if len(a.TargetArtifacts) > 0 {
 				ev["type"], ev["target_artifact"] = "trail_attestation_for_artifact_reported", a.TargetArtifacts[0]
 			}
@@ -492,7 +496,7 @@ func (s *Server) kosliSearch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var fps, commits []string
-	artifacts := []map[string]any{}
+	var arts []domain.Artifact
 	seen := map[string]bool{}
 	for _, res := range results {
 		switch res.Type {
@@ -501,38 +505,86 @@ func (s *Server) kosliSearch(w http.ResponseWriter, r *http.Request) {
 			if !strings.HasPrefix(fp, value) {
 				continue
 			}
-			a, err := s.cfg.Store.Artifact(res.ID)
-			if err != nil {
-				continue
+			if a, err := s.cfg.Store.Artifact(res.ID); err == nil {
+				arts = append(arts, *a)
 			}
 			if !seen[fp] {
-				fps = append(fps, fp)
-				seen[fp] = true
+				fps, seen[fp] = append(fps, fp), true
 			}
-			artifacts = append(artifacts, map[string]any{"fingerprint": fp, "name": a.ImageName, "flow": res.Metadata["flowId"],
-				"trail": a.TrailID, "has_provenance": a.ProvenanceStatus == domain.ProvenanceVerified,
-				"html_url": s.htmlURL(r, "/api/v1/artifacts?sha256="+a.Sha256Digest), "running_in": []string{}, "exited_from": []string{},
-				"history": []map[string]any{{"event": "artifact reported", "timestamp": float64(a.ReportedAt.UnixNano()) / 1e9}}})
 		case "trail":
 			if sha := res.Metadata["gitCommitSha"]; strings.HasPrefix(strings.ToLower(sha), value) && !seen[sha] {
-				commits = append(commits, sha)
-				seen[sha] = true
+				commits, seen[sha] = append(commits, sha), true
 			}
 		}
-	}
-	resolved := "commit"
-	if len(fps) > 0 {
-		resolved = "fingerprint"
 	}
 	if len(fps) == 0 && len(commits) == 0 {
 		writeKosliError(w, r, fmt.Errorf("%w: no fingerprint or commit starting with '%s' in organization '%s'", domain.ErrNotFound, value, org))
 		return
 	}
-	full := (len(fps) == 1 && fps[0] == value) || (len(commits) == 1 && commits[0] == value)
+	resolved, full := "commit", ""
+	switch {
+	case len(fps) == 1:
+		resolved, full = "fingerprint", fps[0]
+	case len(fps) > 1:
+		resolved = "fingerprint"
+	case len(commits) == 1:
+		full = commits[0]
+	}
+	running := s.runningIn(org)
+	artifacts := []map[string]any{}
+	for _, a := range arts {
+		artifacts = append(artifacts, s.kosliSearchArtifact(r, a, running[a.Sha256Digest]))
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"resolved_to": map[string]any{"type": resolved, "full_match": full,
 		"fingerprints": map[string]any{"type": "fingerprint", "count": len(fps), "matches": orEmptyStrings(fps)},
 		"commits":      map[string]any{"type": "commit", "count": len(commits), "matches": orEmptyStrings(commits)}},
 		"artifacts": artifacts})
+}
+
+// kosliSearchArtifact is one artifact of a search answer.
+func (s *Server) kosliSearchArtifact(r *http.Request, a domain.Artifact, runningIn []string) map[string]any {
+	extra := func(k string) any {
+		var v any
+		if raw, ok := a.Extra[k]; ok {
+			_ = json.Unmarshal(raw, &v)
+		}
+		return v
+	}
+	flowName, state := "", "INCOMPLETE"
+	if f, err := s.cfg.Store.Flow(a.FlowID); err == nil {
+		flowName = f.Name
+		if in, _, err := s.cfg.Store.AssertFacts(f.ID, a.Sha256Digest, 0); err == nil {
+			state = kosliState(domain.Assert(in).Status)
+		}
+	}
+	return map[string]any{"fingerprint": strings.TrimPrefix(a.Sha256Digest, "sha256:"), "name": a.ImageName,
+		"flow": flowName, "pipeline": flowName, "has_provenance": true, "git_commit": extra("git_commit"),
+		"commit_url": extra("commit_url"), "build_url": extra("build_url"), "compliance_state": state,
+		"html_url": s.htmlURL(r, "/api/v1/artifacts?sha256="+a.Sha256Digest), "running_in": orEmptyStrings(runningIn),
+		"exited_from": []string{}, "history": []map[string]any{{"event": "artifact reported", "timestamp": float64(a.ReportedAt.UnixNano()) / 1e9}}}
+}
+
+// runningIn maps each digest running in an organisation's environments
+// (their latest snapshots) to "env#index" names.
+func (s *Server) runningIn(org string) map[string][]string {
+	out := map[string][]string{}
+	envs, _, err := s.cfg.Store.Environments(0, 1<<20)
+	if err != nil {
+		return out
+	}
+	for _, e := range envs {
+		if e.Org() != org {
+			continue
+		}
+		snap, err := s.cfg.Store.Snapshot(e.ID, -1)
+		if err != nil {
+			continue
+		}
+		for _, a := range snap.Artifacts {
+			out[a.ArtifactSha256] = append(out[a.ArtifactSha256], e.Name+"#"+strconv.Itoa(snap.SnapshotIndex))
+		}
+	}
+	return out
 }
 
 func orEmptyStrings(s []string) []string {

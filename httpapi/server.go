@@ -197,10 +197,12 @@ func (s *Server) routes() {
 	k.HandleFunc("/flows/{org}", s.kosliPutFlow).Methods(http.MethodPut)
 	k.HandleFunc("/flows/{org}/template_file", s.kosliPutFlowTemplate).Methods(http.MethodPut)
 	k.HandleFunc("/trails/{org}/{flow}", s.kosliPutTrail).Methods(http.MethodPut)
-	k.HandleFunc("/trails/{org}/{flow}/{trail}", s.kosliGetTrail).Methods(http.MethodGet)
+	// A trail name may hold "/" (the CLI does not escape it): the trail is
+	// the rest of the path.
+	k.HandleFunc("/trails/{org}/{flow}/{trail:.+}", s.kosliGetTrail).Methods(http.MethodGet)
 	k.HandleFunc("/trails/{org}", s.kosliListTrails).Methods(http.MethodGet)
 	k.HandleFunc("/artifacts/{org}/{flow}", s.kosliReportArtifact).Methods(http.MethodPost)
-	k.HandleFunc("/attestations/{org}/{flow}/trail/{trail}/{type}", s.kosliAttest).Methods(http.MethodPost).Name(kosliAttestRoute)
+	k.HandleFunc("/attestations/{org}/{flow}/trail/{trail:.+}/{type}", s.kosliAttest).Methods(http.MethodPost).Name(kosliAttestRoute)
 	k.HandleFunc("/attestations/{org}/{flow}/{trail}/{fingerprint}", s.kosliLegacyAttest).Methods(http.MethodPost)
 	k.HandleFunc("/custom-attestation-types/{org}", s.kosliCreateAttestationType).Methods(http.MethodPost)
 	k.HandleFunc("/environments/{org}", s.kosliPutEnvironment).Methods(http.MethodPut)
@@ -297,22 +299,6 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, cmd domain.Comman
 		}
 	}
 	return written{res: res}, nil
-}
-
-// submitAndWait appends a follow-up command of a request (no idempotency
-// key: the request's key names its first command) and waits until the
-// read models show it.
-func (s *Server) submitAndWait(r *http.Request, cmd domain.Command) error {
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WriteTimeout)
-	defer cancel()
-	res, err := s.cfg.Writer.Submit(ctx, eventstore.Request{Command: cmd, Actor: actorOf(r)})
-	if err != nil {
-		return err
-	}
-	if last := res.LastSeq(); last > 0 {
-		return s.cfg.Store.WaitFor(ctx, last)
-	}
-	return nil
 }
 
 // checkIdempotencyKey rejects an Idempotency-Key header too long to keep.

@@ -23,15 +23,15 @@ const AggregateLogical = "logical-environment"
 // "production") into one view. The same shape is the payload of its
 // created/updated/member events (the state after the event).
 type LogicalEnvironment struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Members     []string  `json:"members"`
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Members     []string `json:"members"`
 	// OrgSlug is set for logical environments made through the Kosli door,
 	// whose names are scoped by organisation.
 	OrgSlug   *string   `json:"orgSlug,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // LogicalDeleted is the payload of logical-environment.deleted.

@@ -144,6 +144,8 @@ func benchAppend(ctx context.Context, o *options, keep bool) (*fixture, []row) {
 	w, err := eventstore.NewWriter(ctx, eventstore.WriterConfig{
 		Conn: fx.conn.NC, JS: fx.conn.JS, Stream: fx.conn.Stream, Signer: signer, Keys: fx.keys, Logger: discard,
 		ObserveAppend: stats.observe,
+		// As the server configures it on its embedded NATS (the only writer).
+		MaxInFlight: 3,
 	})
 	if err != nil {
 		return fail(err)

@@ -24,7 +24,7 @@ type prepared struct {
 	flow      *flowKeys           // flow.created, flow.updated
 	deleted   *domain.FlowDeleted // flow.deleted
 	orgSlug   string              // organisation.*
-	flowDoc   *searchDoc          // flow.created, flow.updated
+	flowDoc   *encodedDoc         // flow.created, flow.updated
 	te        *trailEvent         // trail aggregate events
 	envEv     *envEvent           // environment and logical environment events
 	kosliEv   *kosliEvent         // policies and attestation types
@@ -59,7 +59,9 @@ func prepare(e *ledger.Envelope, raw []byte) (prepared, error) {
 			return p, err
 		}
 		p.flow = &flowKeys{ID: f.ID, Name: f.Name, OrgSlug: f.OrgSlug}
-		p.flowDoc = flowSearchDoc(&f)
+		if p.flowDoc, err = flowSearchDoc(&f).encode(); err != nil {
+			return p, err
+		}
 	case domain.EventFlowDeleted:
 		p.deleted = new(domain.FlowDeleted)
 		if err := json.Unmarshal(e.Data, p.deleted); err != nil {
@@ -113,7 +115,7 @@ func (p *prepared) write(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketFlowVersions).Put(seqIndexKey(p.flow.ID, p.seq), nil); err != nil {
 			return err
 		}
-		if err := putSearch(tx, p.flowDoc); err != nil {
+		if err := p.flowDoc.put(tx); err != nil {
 			return err
 		}
 		return putFlow(tx, p.seq, p.flow)

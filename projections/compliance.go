@@ -46,7 +46,7 @@ type trailEvent struct {
 	provenance  *domain.Provenance
 	attestation *domain.Attestation
 	evidence    *domain.EvidenceAttached
-	search      *searchDoc
+	search      *encodedDoc
 }
 
 // prepareCompliance decodes the payload of compliance events; ok is false
@@ -77,17 +77,23 @@ func prepareCompliance(eventType string, data []byte) (*trailEvent, bool, error)
 	default:
 		return nil, false, nil
 	}
-	if err := json.Unmarshal(data, target); err != nil {
+	err := json.Unmarshal(data, target)
+	if err != nil {
 		return nil, true, fmt.Errorf("projections: decode %s: %w", eventType, err)
 	}
-	te.search = searchDocOf(te)
+	if doc := searchDocOf(te); doc != nil {
+		// Encoded here, in the parallel stage, not in the write transaction.
+		if te.search, err = doc.encode(); err != nil {
+			return nil, true, err
+		}
+	}
 	return te, true, nil
 }
 
 // writeCompliance applies a prepared compliance event at seq.
 func writeCompliance(tx *bolt.Tx, seq []byte, te *trailEvent) error {
 	if te.search != nil {
-		if err := putSearch(tx, te.search); err != nil {
+		if err := te.search.put(tx); err != nil {
 			return err
 		}
 	}
@@ -277,6 +283,21 @@ func flowSearchDoc(f *domain.Flow) *searchDoc {
 }
 
 func searchKey(typ, id string) []byte { return []byte(typ + "\x00" + id) }
+
+// encodedDoc is a search document ready to store.
+type encodedDoc struct {
+	key, value []byte
+}
+
+func (d *searchDoc) encode() (*encodedDoc, error) {
+	v, err := json.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	return &encodedDoc{key: searchKey(d.Type, d.ID), value: v}, nil
+}
+
+func (e *encodedDoc) put(tx *bolt.Tx) error { return tx.Bucket(bucketSearch).Put(e.key, e.value) }
 
 func putSearch(tx *bolt.Tx, d *searchDoc) error {
 	data, err := json.Marshal(d)

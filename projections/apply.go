@@ -39,8 +39,7 @@ func prepare(e *ledger.Envelope, raw []byte) (prepared, error) {
 	if e.Aggregate == "trail" || containsKeyFold(e.Data, "trailid") {
 		p.trail, _, _ = domain.AuditSubjects(e.Aggregate, e.AggregateID, e.Data)
 	}
-	te, ok, err := prepareCompliance(e.Type, e.Data)
-	if ok {
+	if te, ok, err := prepareCompliance(e.Type, e.Data); ok {
 		p.te = te
 		return p, err
 	}
@@ -55,7 +54,8 @@ func prepare(e *ledger.Envelope, raw []byte) (prepared, error) {
 	switch e.Type {
 	case domain.EventFlowCreated, domain.EventFlowUpdated:
 		var f domain.Flow
-		if err := json.Unmarshal(e.Data, &f); err != nil {
+		err := json.Unmarshal(e.Data, &f)
+		if err != nil {
 			return p, err
 		}
 		p.flow = &flowKeys{ID: f.ID, Name: f.Name, OrgSlug: f.OrgSlug}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/factstore/factstore/ledger"
 )
@@ -218,28 +217,9 @@ var errSettled = errors.New("settled")
 
 // publishAsync publishes an atomic batch whose commit's answer goes to reply.
 func (w *Writer) publishAsync(drafts []ledger.Draft, sealed []ledger.Sealed, expectLast uint64, reply string) error {
-	batchID := ""
-	if len(sealed) > 1 {
-		batchID = uuid.NewString()
-	}
-	for i, s := range sealed {
-		m := nats.NewMsg(drafts[i].Subject)
-		m.Data = s.Raw
-		m.Header.Set(jetstream.MsgIDHeader, drafts[i].ID)
-		if i == 0 {
-			m.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(expectLast, 10))
-		}
-		last := i == len(sealed)-1
-		if batchID != "" {
-			m.Header.Set("Nats-Batch-Id", batchID)
-			m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
-			if last {
-				m.Header.Set("Nats-Batch-Commit", "1")
-			}
-		}
-		if last {
-			m.Reply = reply
-		}
+	msgs := batchMsgs(drafts, sealed, expectLast)
+	msgs[len(msgs)-1].Reply = reply
+	for _, m := range msgs {
 		if err := w.cfg.Conn.PublishMsg(m); err != nil {
 			return fmt.Errorf("publish: %w", err)
 		}

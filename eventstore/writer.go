@@ -727,14 +727,15 @@ type pubAck struct {
 	} `json:"error"`
 }
 
-// publish stores the sealed events: one message with an expected-last-seq
-// check, or several as one atomic batch whose first message carries it.
-func (w *Writer) publish(drafts []ledger.Draft, sealed []ledger.Sealed, expectLast uint64) error {
-	nc := w.cfg.Conn
+// batchMsgs builds the messages that store sealed events: one message
+// with an expected-last-seq check, or several as one atomic batch whose
+// first message carries it and whose last commits it.
+func batchMsgs(drafts []ledger.Draft, sealed []ledger.Sealed, expectLast uint64) []*nats.Msg {
 	batchID := ""
 	if len(sealed) > 1 {
 		batchID = uuid.NewString()
 	}
+	msgs := make([]*nats.Msg, len(sealed))
 	for i, s := range sealed {
 		m := nats.NewMsg(drafts[i].Subject)
 		m.Data = s.Raw
@@ -742,15 +743,24 @@ func (w *Writer) publish(drafts []ledger.Draft, sealed []ledger.Sealed, expectLa
 		if i == 0 {
 			m.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(expectLast, 10))
 		}
-		last := i == len(sealed)-1
 		if batchID != "" {
 			m.Header.Set("Nats-Batch-Id", batchID)
 			m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
-			if last {
+			if i == len(sealed)-1 {
 				m.Header.Set("Nats-Batch-Commit", "1")
 			}
 		}
-		if !last {
+		msgs[i] = m
+	}
+	return msgs
+}
+
+// publish stores the sealed events and waits for the commit's answer.
+func (w *Writer) publish(drafts []ledger.Draft, sealed []ledger.Sealed, expectLast uint64) error {
+	nc := w.cfg.Conn
+	msgs := batchMsgs(drafts, sealed, expectLast)
+	for i, m := range msgs {
+		if i < len(msgs)-1 {
 			if err := nc.PublishMsg(m); err != nil {
 				return fmt.Errorf("publish: %w", err)
 			}
@@ -760,19 +770,7 @@ func (w *Writer) publish(drafts []ledger.Draft, sealed []ledger.Sealed, expectLa
 		if err != nil {
 			return fmt.Errorf("publish: %w", err)
 		}
-		var ack pubAck
-		if err := json.Unmarshal(resp.Data, &ack); err != nil {
-			return fmt.Errorf("publish: bad ack %q: %w", resp.Data, err)
-		}
-		if ack.Error != nil {
-			if ack.Error.ErrCode == jsErrWrongLastSequence {
-				return errWrongLastSeq
-			}
-			return fmt.Errorf("publish: %s (code %d)", ack.Error.Description, ack.Error.ErrCode)
-		}
-		if ack.Seq != s.Seq {
-			return fmt.Errorf("publish: stored at %d, sealed for %d", ack.Seq, s.Seq)
-		}
+		return ackResult(resp, sealed[i].Seq)
 	}
 	return nil
 }

@@ -46,11 +46,7 @@ func (s *Server) reportArtifact(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if s.isV2(r) {
-		respondCommand(w, out, "created")
-		return
-	}
-	respondEvent(w, out, http.StatusCreated)
+	s.respondCreated(w, r, out)
 }
 
 func (s *Server) trailArtifacts(w http.ResponseWriter, r *http.Request) {

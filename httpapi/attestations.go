@@ -38,6 +38,16 @@ func respondCommand(w http.ResponseWriter, out written, status string) {
 	writeJSON(w, http.StatusCreated, commandResult{ID: v.ID, Status: status, Timestamp: ev.Time.UTC().Format(time.RFC3339Nano)})
 }
 
+// respondCreated answers a create: the resource (201) on v1, the
+// CommandResult on v2.
+func (s *Server) respondCreated(w http.ResponseWriter, r *http.Request, out written) {
+	if s.isV2(r) {
+		respondCommand(w, out, "created")
+		return
+	}
+	respondEvent(w, out, http.StatusCreated)
+}
+
 // textOrJSON is a field the original typed as a string that clients also
 // send as a JSON object or array (details): objects keep their JSON text.
 type textOrJSON struct {
@@ -100,11 +110,7 @@ func (s *Server) recordAttestation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if s.isV2(r) {
-		respondCommand(w, out, "created")
-		return
-	}
-	respondEvent(w, out, http.StatusCreated)
+	s.respondCreated(w, r, out)
 }
 
 // trailAttestations answers a PageResponse on v1 and a plain array on v2.

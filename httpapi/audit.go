@@ -47,6 +47,14 @@ func toAuditEvent(e *ledger.Envelope) auditEvent {
 	}
 }
 
+func toAuditEvents(envs []*ledger.Envelope) []auditEvent {
+	out := make([]auditEvent, 0, len(envs))
+	for _, e := range envs {
+		out = append(out, toAuditEvent(e))
+	}
+	return out
+}
+
 var auditTypePattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,99}$`)
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
@@ -78,12 +86,8 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	events := make([]auditEvent, 0, len(p.Events))
-	for _, e := range p.Events {
-		events = append(events, toAuditEvent(e))
-	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"events": events, "page": q.Page, "size": q.Size, "totalElements": p.Total, "totalPages": totalPages(p.Total, q.Size),
+		"events": toAuditEvents(p.Events), "page": q.Page, "size": q.Size, "totalElements": p.Total, "totalPages": totalPages(p.Total, q.Size),
 	})
 }
 

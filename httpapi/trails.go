@@ -60,11 +60,7 @@ func (s *Server) createTrail(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if s.isV2(r) {
-		respondCommand(w, out, "created")
-		return
-	}
-	respondEvent(w, out, http.StatusCreated)
+	s.respondCreated(w, r, out)
 }
 
 func (s *Server) listTrails(w http.ResponseWriter, r *http.Request) {
@@ -122,9 +118,5 @@ func (s *Server) trailAudit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	events := make([]auditEvent, 0, len(p.Events))
-	for _, e := range p.Events {
-		events = append(events, toAuditEvent(e))
-	}
-	writeJSON(w, http.StatusOK, events)
+	writeJSON(w, http.StatusOK, toAuditEvents(p.Events))
 }

@@ -3,7 +3,9 @@ package eventstore_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,4 +146,67 @@ func TestPipelinedClose(t *testing.T) {
 	})
 	rep := e.verify(t)
 	assert.Equal(t, uint64(n), rep.Checked, "stored events = acknowledged requests")
+}
+
+// big is a command whose one event is larger than the stream accepts.
+type big struct{}
+
+func (big) Decide(*domain.State, time.Time) ([]domain.Event, error) {
+	return []domain.Event{{Type: "test.big", Aggregate: "test", AggregateID: "big", Data: map[string]string{"pad": strings.Repeat("x", 4096)}}}, nil
+}
+
+// TestPipelinedFailureRetriesTheRest: when a batch in flight is refused
+// (here: a message over the stream's size limit), the batches published
+// after it cannot land; the writer waits for their answers, rolls the
+// state back, fails only the refused batch's requests and decides the
+// others again. Nothing acknowledged is lost, nothing is stored twice and
+// the chain stays whole.
+func TestPipelinedFailureRetriesTheRest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	st, err := e.js.Stream(ctx, eventstore.DefaultStream)
+	require.NoError(t, err)
+	cfg := st.CachedInfo().Config
+	cfg.MaxMsgSize = 2048
+	_, err = e.js.UpdateStream(ctx, cfg)
+	require.NoError(t, err)
+	w := e.writer(t, func(c *eventstore.WriterConfig) { c.MaxInFlight = 3; c.MaxBatchEvents = 4 })
+
+	var ok atomic.Int64
+	var failed sync.Map
+	var wg sync.WaitGroup
+	for c := 0; c < 8; c++ {
+		wg.Go(func() {
+			for i := 0; i < 40; i++ {
+				req := create(fmt.Sprintf("r-%d-%d", c, i))
+				if i%13 == 7 {
+					req = eventstore.Request{Actor: "test", Command: big{}}
+				}
+				if _, err := w.Submit(ctx, req); err != nil {
+					failed.Store(fmt.Sprintf("%d-%d", c, i), err)
+					continue
+				}
+				ok.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	bigs := 0
+	failed.Range(func(k, v any) bool {
+		var c, i int
+		_, _ = fmt.Sscanf(k.(string), "%d-%d", &c, &i)
+		if i%13 == 7 {
+			bigs++
+		}
+		assert.ErrorIs(t, v.(error), eventstore.ErrUnavailable, "request %s", k)
+		return true
+	})
+	assert.Equal(t, 8*3, bigs, "every oversized request fails")
+	require.NoError(t, w.Broken())
+	rep := e.verify(t)
+	assert.Equal(t, uint64(ok.Load()), rep.Checked, "stored events = acknowledged requests")
+	// A refused batch fails as a unit (its other requests get
+	// ErrUnavailable and may be retried); the batches after it are retried.
+	assert.GreaterOrEqual(t, ok.Load(), int64(8*40-8*3*4), "only the batches holding an oversized event fail")
 }

@@ -237,7 +237,7 @@ func ackResult(m *nats.Msg, wantSeq uint64) error {
 		if ack.Error.ErrCode == jsErrWrongLastSequence {
 			return errWrongLastSeq
 		}
-		return fmt.Errorf("publish: %s (code %d)", ack.Error.Description, ack.Error.ErrCode)
+		return fmt.Errorf("publish: %w: %s (code %d)", errRefused, ack.Error.Description, ack.Error.ErrCode)
 	}
 	if ack.Seq != wantSeq {
 		return fmt.Errorf("publish: stored at %d, sealed for %d", ack.Seq, wantSeq)
@@ -320,6 +320,10 @@ func (w *Writer) settle(inflight []*flight, byReply map[string]*flight, acks cha
 			return nil, append(front, rest...)
 		}
 		err = cerr
+	}
+	if errors.Is(err, errRefused) && !closing && splitRefused(f.owners) {
+		// Refused: its requests are tried one by one, before the rest.
+		return nil, append(front, rest...)
 	}
 	w.cfg.Logger.Error("append failed", "err", err, "events", len(f.sealed))
 	for _, p := range front {

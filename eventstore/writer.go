@@ -185,6 +185,9 @@ type pending struct {
 	follow *pending // same idempotency key as an earlier request in the batch
 	poison error    // an event of this request cannot be encoded
 	replay []uint64 // seqs of an earlier request with the same key
+	// solo asks for a batch of its own: a batch holding it was refused,
+	// and each of its requests is tried alone so only the culprit fails.
+	solo bool
 }
 
 // Writer is the single appender of a process. Submit is safe for concurrent
@@ -561,6 +564,11 @@ func (w *Writer) process(batch []*pending) (n int) {
 			}
 			err = cerr
 		}
+		if errors.Is(err, errRefused) && splitRefused(owners) {
+			// The server refused the batch: try its requests one by one,
+			// so that only the one it refuses fails.
+			return 0
+		}
 		w.cfg.Logger.Error("append failed", "err", err, "events", len(sealed))
 		for _, p := range batch[:n] {
 			p.err = fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -608,7 +616,7 @@ func (w *Writer) decide(batch []*pending) (drafts []ledger.Draft, owners []*pend
 			p.err = p.poison
 			continue
 		}
-		if i > 0 && events >= w.cfg.MaxBatchEvents {
+		if i > 0 && (events >= w.cfg.MaxBatchEvents || p.solo) {
 			n = i
 			break
 		}
@@ -663,6 +671,10 @@ func (w *Writer) decide(batch []*pending) (drafts []ledger.Draft, owners []*pend
 		events += len(evts)
 		for _, e := range evts {
 			w.state.ApplyEvent(e)
+		}
+		if p.solo {
+			n = i + 1
+			break
 		}
 	}
 	// Encoding is the costly part (canonical JSON, ~25 µs an event); it
@@ -725,6 +737,26 @@ type pubAck struct {
 		ErrCode     int    `json:"err_code"`
 		Description string `json:"description"`
 	} `json:"error"`
+}
+
+// errRefused is the server refusing a batch (a definite answer, unlike a
+// timeout).
+var errRefused = errors.New("refused")
+
+// splitRefused marks the requests of a refused batch to be tried alone; it
+// reports false when the batch held a single request, which then fails.
+func splitRefused(owners []*pending) bool {
+	distinct := map[*pending]bool{}
+	for _, p := range owners {
+		distinct[p] = true
+	}
+	if len(distinct) < 2 {
+		return false
+	}
+	for p := range distinct {
+		p.solo = true
+	}
+	return true
 }
 
 // batchMsgs builds the messages that store sealed events: one message

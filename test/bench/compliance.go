@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -210,73 +209,6 @@ func caughtUp(ctx context.Context, n *app.Node) error {
 
 // ---------------------------------------------------------------------------
 // (f) attestations through HTTP
-
-// postLoop runs `clients` goroutines POSTing the bodies next builds until
-// the deadline; an answer other than want counts as an error.
-func postLoop(ctx context.Context, client *http.Client, clients int, dur time.Duration, want int,
-	next func(i int64, buf []byte) (url string, body []byte),
-) *httpResult {
-	total := newHTTPResult()
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	var seq atomic.Int64
-	start := time.Now()
-	deadline := start.Add(dur)
-	for c := 0; c < clients; c++ {
-		wg.Go(func() {
-			res := newHTTPResult()
-			res.lat = make([]time.Duration, 0, 1024)
-			var buf []byte
-			for ctx.Err() == nil && time.Now().Before(deadline) {
-				var url string
-				url, buf = next(seq.Add(1), buf)
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(buf))
-				if err != nil {
-					res.statuses["request"]++
-					res.samples["request"] = err.Error()
-					continue
-				}
-				req.Header.Set("Content-Type", "application/json")
-				t0 := time.Now()
-				resp, err := client.Do(req)
-				if err != nil {
-					if ctx.Err() != nil {
-						break
-					}
-					res.statuses["transport"]++
-					if _, ok := res.samples["transport"]; !ok {
-						res.samples["transport"] = err.Error()
-					}
-					continue
-				}
-				var sample []byte
-				if resp.StatusCode != want {
-					sample, _ = io.ReadAll(io.LimitReader(resp.Body, 512))
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				_ = resp.Body.Close()
-				d := time.Since(t0)
-				if resp.StatusCode == want {
-					res.ok++
-					res.lat = append(res.lat, d)
-					continue
-				}
-				k := strconv.Itoa(resp.StatusCode)
-				res.statuses[k]++
-				if _, ok := res.samples[k]; !ok {
-					res.samples[k] = string(sample)
-				}
-			}
-			mu.Lock()
-			total.merge(res)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	total.took = time.Since(start)
-	sortDurations(total.lat)
-	return total
-}
 
 // benchAttest measures (f): a node as in (c), a flow requiring junit and
 // snyk, attTrails trails with one artifact each; then httpClients clients

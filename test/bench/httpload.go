@@ -81,6 +81,16 @@ func flowBody(buf []byte, name string) []byte {
 // postFlows runs `clients` goroutines POSTing /api/v1/flows until the
 // deadline, with names prefix-<n>.
 func postFlows(ctx context.Context, client *http.Client, url, prefix string, clients int, dur time.Duration) *httpResult {
+	return postLoop(ctx, client, clients, dur, http.StatusCreated, func(i int64, buf []byte) (string, []byte) {
+		return url, flowBody(buf, prefix+strconv.FormatInt(i, 10))
+	})
+}
+
+// postLoop runs `clients` goroutines POSTing the bodies next builds until
+// the deadline; an answer other than want counts as an error.
+func postLoop(ctx context.Context, client *http.Client, clients int, dur time.Duration, want int,
+	next func(i int64, buf []byte) (url string, body []byte),
+) *httpResult {
 	total := newHTTPResult()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -91,10 +101,11 @@ func postFlows(ctx context.Context, client *http.Client, url, prefix string, cli
 		wg.Go(func() {
 			res := newHTTPResult()
 			res.lat = make([]time.Duration, 0, 1024)
-			var body []byte
+			var buf []byte
 			for ctx.Err() == nil && time.Now().Before(deadline) {
-				body = flowBody(body, prefix+strconv.FormatInt(seq.Add(1), 10))
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+				var url string
+				url, buf = next(seq.Add(1), buf)
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(buf))
 				if err != nil {
 					res.statuses["request"]++
 					res.samples["request"] = err.Error()
@@ -114,13 +125,13 @@ func postFlows(ctx context.Context, client *http.Client, url, prefix string, cli
 					continue
 				}
 				var sample []byte
-				if resp.StatusCode/100 != 2 {
+				if resp.StatusCode != want {
 					sample, _ = io.ReadAll(io.LimitReader(resp.Body, 512))
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				_ = resp.Body.Close()
 				d := time.Since(t0)
-				if resp.StatusCode/100 == 2 {
+				if resp.StatusCode == want {
 					res.ok++
 					res.lat = append(res.lat, d)
 					continue

@@ -132,12 +132,7 @@ func (s *Server) recordProvenance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := mux.Vars(r)
-	out, err := s.write(w, r, domain.RecordProvenance{ID: newID(), TrailID: v["trailId"], ArtifactID: v["artifactId"], Fields: b.provenance()})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	respondEvent(w, out, http.StatusCreated)
+	s.command(w, r, domain.RecordProvenance{ID: newID(), TrailID: v["trailId"], ArtifactID: v["artifactId"], Fields: b.provenance()}, http.StatusCreated)
 }
 
 // artifactOnTrail returns the artifact of a path's {trailId}/{artifactId}.

@@ -37,12 +37,7 @@ func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	out, err := s.write(w, r, domain.CreateEnvironment{ID: newID(), Fields: b.fields()})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	respondEvent(w, out, http.StatusCreated)
+	s.command(w, r, domain.CreateEnvironment{ID: newID(), Fields: b.fields()}, http.StatusCreated)
 }
 
 func (s *Server) listEnvironments(w http.ResponseWriter, r *http.Request) {
@@ -70,12 +65,7 @@ func (s *Server) updateEnvironment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	out, err := s.write(w, r, domain.UpdateEnvironment{ID: mux.Vars(r)["id"], Fields: b.fields()})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	respondEvent(w, out, http.StatusOK)
+	s.command(w, r, domain.UpdateEnvironment{ID: mux.Vars(r)["id"], Fields: b.fields()}, http.StatusOK)
 }
 
 func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request) {
@@ -99,12 +89,7 @@ func (s *Server) recordSnapshot(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	out, err := s.write(w, r, domain.RecordSnapshot{ID: newID(), EnvironmentID: mux.Vars(r)["id"], RecordedBy: b.RecordedBy, Artifacts: b.Artifacts})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	respondEvent(w, out, http.StatusCreated)
+	s.command(w, r, domain.RecordSnapshot{ID: newID(), EnvironmentID: mux.Vars(r)["id"], RecordedBy: b.RecordedBy, Artifacts: b.Artifacts}, http.StatusCreated)
 }
 
 // runningArtifact is a snapshot artifact with what the ledger knows of it:
@@ -293,13 +278,8 @@ func (s *Server) approveBaseline(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	out, err := s.write(w, r, domain.ApproveBaseline{ID: newID(), EnvironmentID: mux.Vars(r)["id"], SnapshotID: b.SnapshotID,
-		ApprovedBy: b.ApprovedBy, Description: b.Description})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	respondEvent(w, out, http.StatusCreated)
+	s.command(w, r, domain.ApproveBaseline{ID: newID(), EnvironmentID: mux.Vars(r)["id"], SnapshotID: b.SnapshotID,
+		ApprovedBy: b.ApprovedBy, Description: b.Description}, http.StatusCreated)
 }
 
 func (s *Server) currentBaseline(w http.ResponseWriter, r *http.Request) {
@@ -349,12 +329,7 @@ func (s *Server) checkDrift(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rep.ID = newID()
-	out, err := s.write(w, r, domain.RecordDriftCheck{Report: rep})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	respondEvent(w, out, http.StatusCreated)
+	s.command(w, r, domain.RecordDriftCheck{Report: rep}, http.StatusCreated)
 }
 
 func (s *Server) driftHistory(w http.ResponseWriter, r *http.Request) {
@@ -497,12 +472,7 @@ func (s *Server) deleteLogical(w http.ResponseWriter, r *http.Request) {
 func (s *Server) setLogicalMember(w http.ResponseWriter, r *http.Request) {
 	v := mux.Vars(r)
 	add := r.Method == http.MethodPost
-	out, err := s.write(w, r, domain.SetLogicalMember{LogicalID: v["id"], EnvironmentID: v["envId"], Add: add})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	respondEvent(w, out, http.StatusOK)
+	s.command(w, r, domain.SetLogicalMember{LogicalID: v["id"], EnvironmentID: v["envId"], Add: add}, http.StatusOK)
 }
 
 // logicalLatest merges the latest snapshot of every member. It is

@@ -148,12 +148,7 @@ func (s *Server) uploadEvidence(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	out, err := s.write(w, r, cmd)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	respondEvent(w, out, http.StatusCreated)
+	s.command(w, r, cmd, http.StatusCreated)
 }
 
 // store puts the spooled file into the evidence store (once per hash).

@@ -52,6 +52,16 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request) {
 	respondEvent(w, out, http.StatusCreated)
 }
 
+// command runs cmd and answers with its first event's payload and status.
+func (s *Server) command(w http.ResponseWriter, r *http.Request, cmd domain.Command, status int) {
+	out, err := s.write(w, r, cmd)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	respondEvent(w, out, status)
+}
+
 // respondEvent answers with the payload of the request's first event.
 func respondEvent(w http.ResponseWriter, out written, status int) {
 	data := out.res.Events[0].Data
@@ -78,12 +88,7 @@ func (s *Server) updateFlow(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	out, err := s.write(w, r, domain.UpdateFlow{ID: mux.Vars(r)["id"], Fields: b.fields()})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	respondEvent(w, out, http.StatusOK)
+	s.command(w, r, domain.UpdateFlow{ID: mux.Vars(r)["id"], Fields: b.fields()}, http.StatusOK)
 }
 
 func (s *Server) deleteFlow(w http.ResponseWriter, r *http.Request) {

@@ -30,12 +30,7 @@ func (s *Server) createOrganisation(w http.ResponseWriter, r *http.Request) {
 	if b.Slug != nil {
 		slug = *b.Slug
 	}
-	out, err := s.write(w, r, domain.CreateOrganisation{ID: newID(), Slug: slug, Fields: b.fields()})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	respondEvent(w, out, http.StatusCreated)
+	s.command(w, r, domain.CreateOrganisation{ID: newID(), Slug: slug, Fields: b.fields()}, http.StatusCreated)
 }
 
 func (s *Server) listOrganisations(w http.ResponseWriter, r *http.Request) {
@@ -59,12 +54,7 @@ func (s *Server) updateOrganisation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, domain.Invalid("slug", "cannot be changed"))
 		return
 	}
-	out, err := s.write(w, r, domain.UpdateOrganisation{Slug: slug, Fields: b.fields()})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	respondEvent(w, out, http.StatusOK)
+	s.command(w, r, domain.UpdateOrganisation{Slug: slug, Fields: b.fields()}, http.StatusOK)
 }
 
 func (s *Server) deleteOrganisation(w http.ResponseWriter, r *http.Request) {

@@ -566,22 +566,8 @@ func benchAssert(ctx context.Context, o *options, run int) []row {
 	r1, r1p := variant("g1", "dry-run")
 	r2, r2p := variant("g2", "recorded")
 	rErr := row{key: "g-err", name: "(g) non-200 answers and wrong verdicts", unit: "errors", tgt: target{"<=", 0}}
-	all := []*row{&rLoad, &r1, &r1p, &r2, &r2p, &rErr}
-	rows := func() []row {
-		out := make([]row, len(all))
-		for i, r := range all {
-			out[i] = *r
-		}
-		return out
-	}
-	fail := func(err error) []row {
-		for _, r := range all {
-			if !r.failed && r.note == "" {
-				r.failed, r.note = true, err.Error()
-			}
-		}
-		return rows()
-	}
+	all := rowSet{&rLoad, &r1, &r1p, &r2, &r2p, &rErr}
+	rows, fail := all.rows, all.fail
 	n, err := startLiveNode(ctx, o, "g", sz.workers)
 	if err != nil {
 		return fail(err)

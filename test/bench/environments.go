@@ -331,22 +331,8 @@ func benchEnvironments(ctx context.Context, o *options, run int) []row {
 	rDrift := row{key: "h-drift-p99", name: "(h) POST drift/check, p99", unit: "ms", latOf: "request"}
 	rLatest := row{key: "h-latest-p99", name: fmt.Sprintf("(h) GET snapshots/latest, %s judged, p99", arts), unit: "ms", latOf: "request"}
 	rErr := row{key: "h-err", name: "(h) unexpected answers and wrong diffs, drift or verdicts", unit: "errors", tgt: target{"<=", 0}}
-	all := []*row{&rLoad, &rSnap, &rDiff, &rDrift, &rLatest, &rErr}
-	rows := func() []row {
-		out := make([]row, len(all))
-		for i, r := range all {
-			out[i] = *r
-		}
-		return out
-	}
-	fail := func(err error) []row {
-		for _, r := range all {
-			if !r.failed && r.note == "" {
-				r.failed, r.note = true, err.Error()
-			}
-		}
-		return rows()
-	}
+	all := rowSet{&rLoad, &rSnap, &rDiff, &rDrift, &rLatest, &rErr}
+	rows, fail := all.rows, all.fail
 	n, err := startLiveNode(ctx, o, "h", 1)
 	if err != nil {
 		return fail(err)
@@ -528,4 +514,26 @@ func benchEnvironments(ctx context.Context, o *options, run int) []row {
 		rErr.note = fmt.Sprintf("%d answers, %d checks against the model (indexes, diff and drift counts, verdict counts)", errs.ok, chk.checked)
 	}
 	return rows()
+}
+
+// rowSet is a workload's rows, filled in as it runs.
+type rowSet []*row
+
+// rows copies the rows out.
+func (s rowSet) rows() []row {
+	out := make([]row, len(s))
+	for i, r := range s {
+		out[i] = *r
+	}
+	return out
+}
+
+// fail marks every row not yet decided as failed with err.
+func (s rowSet) fail(err error) []row {
+	for _, r := range s {
+		if !r.failed && r.note == "" {
+			r.failed, r.note = true, err.Error()
+		}
+	}
+	return s.rows()
 }

@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-
-	"github.com/gowebpki/jcs"
 )
 
 // hashedFields are the envelope fields covered by `hash`: every field except
@@ -40,7 +38,7 @@ func Canonical(e *Envelope) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	out, err := jcs.Transform(raw)
+	out, err := canonicalize(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%w: canonicalise: %w", ErrMalformed, err)
 	}
@@ -149,7 +147,7 @@ func CanonicalJSON(v any) (json.RawMessage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	out, err := jcs.Transform(raw)
+	out, err := canonicalize(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%w: canonicalise: %w", ErrMalformed, err)
 	}

@@ -1248,3 +1248,30 @@ func TestSearch(t *testing.T) {
 		requireErrorBody(t, c.do(t, http.MethodGet, "/api/v1/search?q=orion&type=environment", nil), http.StatusBadRequest)
 	})
 }
+
+// TestAssertFollowsFlowVersions: an assert judges by the flow as it stands at
+// the verdict's sequence. Decoded flow versions are cached, so this also
+// shows a cached version is never served for a later one.
+func TestAssertFollowsFlowVersions(t *testing.T) {
+	t.Parallel()
+	c := newComplianceNode(t)
+	flow := c.createFlow(t, map[string]any{"name": "versioned", "requiredAttestationTypes": []string{"junit"}})["id"].(string)
+	digest := digestFor("versioned artifact")
+	trail := c.trail(t, flow, nil)["id"].(string)
+	c.artifact(t, trail, "svc", digest)
+	c.attest(t, trail, map[string]any{"type": "junit", "status": "PASSED"})
+
+	before := c.assertion(t, flow, digest)
+	require.Equal(t, "COMPLIANT", before["status"], "body: %v", before)
+	seqBefore := uint64(before["ledgerSeq"].(float64))
+
+	r := c.do(t, http.MethodPut, "/api/v1/flows/"+flow, map[string]any{"requiredAttestationTypes": []string{"junit", "sonar"}})
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	after := c.assertion(t, flow, digest)
+	assert.Equal(t, "NON_COMPLIANT", after["status"])
+	assert.Equal(t, []string{"sonar"}, strs(t, after["missingAttestationTypes"]))
+
+	r = c.do(t, http.MethodPost, "/api/v1/assert", map[string]any{"sha256Digest": digest, "flowId": flow, "atSeq": seqBefore})
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	assert.Equal(t, "COMPLIANT", r.json(t)["status"], "as of %d the flow required only junit", seqBefore)
+}

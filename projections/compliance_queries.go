@@ -350,7 +350,7 @@ func (s *Store) AssertFacts(flowID, digest string, atSeq uint64) (domain.AssertI
 		if atSeq == 0 || atSeq > applied {
 			atSeq = applied
 		}
-		flow, err := flowAsOf(tx, flowID, atSeq)
+		flow, err := s.flowAsOf(tx, flowID, atSeq)
 		if err != nil {
 			return err
 		}
@@ -387,8 +387,9 @@ func (s *Store) AssertFacts(flowID, digest string, atSeq uint64) (domain.AssertI
 	return in, atSeq, err
 }
 
-// flowAsOf returns the flow as it stood at atSeq.
-func flowAsOf(tx *bolt.Tx, flowID string, atSeq uint64) (*domain.Flow, error) {
+// flowAsOf returns the flow as it stood at atSeq. The caller must not
+// modify it (it may be shared through the store's flow cache).
+func (s *Store) flowAsOf(tx *bolt.Tx, flowID string, atSeq uint64) (*domain.Flow, error) {
 	c := tx.Bucket(bucketFlowVersions).Cursor()
 	p := append([]byte(flowID), 0)
 	k, _ := c.Seek(seqIndexKey(flowID, seqKey(atSeq+1)))
@@ -400,6 +401,10 @@ func flowAsOf(tx *bolt.Tx, flowID string, atSeq uint64) (*domain.Flow, error) {
 	if k == nil || !bytes.HasPrefix(k, p) || len(k) != len(p)+8 {
 		return nil, domain.NotFound("flow", flowID)
 	}
+	seq := binary.BigEndian.Uint64(k[len(p):])
+	if f := s.flows.get(seq); f != nil {
+		return f, nil
+	}
 	e, err := ledger.Decode(tx.Bucket(bucketEvents).Get(k[len(p):]))
 	if err != nil {
 		return nil, err
@@ -408,7 +413,11 @@ func flowAsOf(tx *bolt.Tx, flowID string, atSeq uint64) (*domain.Flow, error) {
 		return nil, domain.NotFound("flow", flowID)
 	}
 	f := new(domain.Flow)
-	return f, json.Unmarshal(e.Data, f)
+	if err := json.Unmarshal(e.Data, f); err != nil {
+		return nil, err
+	}
+	s.flows.put(seq, f)
+	return f, nil
 }
 
 // trailFactsAt folds a trail's fact records up to atSeq into the facts

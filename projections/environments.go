@@ -411,7 +411,7 @@ func (s *Store) RunningCompliance(digests []string) (map[string][]FlowVerdict, e
 			if _, done := out[d]; done {
 				continue
 			}
-			verdicts, err := runningVerdicts(tx, d, applied)
+			verdicts, err := s.runningVerdicts(tx, d, applied)
 			if err != nil {
 				return err
 			}
@@ -422,7 +422,7 @@ func (s *Store) RunningCompliance(digests []string) (map[string][]FlowVerdict, e
 	return out, err
 }
 
-func runningVerdicts(tx *bolt.Tx, digest string, atSeq uint64) ([]FlowVerdict, error) {
+func (s *Store) runningVerdicts(tx *bolt.Tx, digest string, atSeq uint64) ([]FlowVerdict, error) {
 	byFlow := map[string][]*domain.TrailFacts{}
 	var flows []string
 	seen := map[string]bool{}
@@ -448,7 +448,7 @@ func runningVerdicts(tx *bolt.Tx, digest string, atSeq uint64) ([]FlowVerdict, e
 	}
 	var out []FlowVerdict
 	for _, f := range flows {
-		flow, err := flowAsOf(tx, f, atSeq)
+		flow, err := s.flowAsOf(tx, f, atSeq)
 		if err != nil {
 			continue // the flow was deleted: it judges nothing now
 		}

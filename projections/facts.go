@@ -80,14 +80,26 @@ func factOf(te *trailEvent) (trailID string, rec []byte) {
 	return "", nil
 }
 
+// factFields is how many fields a fact record of kind has (0: no such kind).
+func factFields(kind byte) int {
+	switch kind {
+	case factTrail, factArtifact:
+		return 3
+	case factAttestation:
+		return 6
+	case factVerdict:
+		return 2
+	}
+	return 0
+}
+
 // applyFact folds one fact record into facts.
 func applyFact(facts *domain.TrailFacts, trailID string, rec []byte, scratch []string) ([]string, error) {
 	kind, f, err := decodeFact(rec, scratch)
 	if err != nil {
 		return f, err
 	}
-	want := map[byte]int{factTrail: 3, factArtifact: 3, factAttestation: 6, factVerdict: 2}[kind]
-	if want == 0 || len(f) != want {
+	if want := factFields(kind); want == 0 || len(f) != want {
 		return f, errBadFact
 	}
 	switch kind {

@@ -63,6 +63,8 @@ type Store struct {
 	chain   ledger.ChainState
 	halted  *ledger.BrokenError
 	changed chan struct{} // closed and replaced whenever applied or halted changes
+
+	flows flowCache // decoded flow versions for asserts
 }
 
 // Open opens (creating if needed) the read models at path. A file of
@@ -184,6 +186,7 @@ func (s *Store) Verified() ledger.Checkpoint {
 // verified checkpoint is kept, so the replay re-checks hashes and links up
 // to it but not signatures it already checked.
 func (s *Store) Reset() error {
+	s.flows.reset()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if err := dropReadModels(tx); err != nil {
 			return err

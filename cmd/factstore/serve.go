@@ -19,6 +19,7 @@ func serveCmd() *cobra.Command {
 	var sf storeFlags
 	var httpAddr, natsListen, logFormat string
 	var maxBody, maxEvidence, maxSnapshot int64
+	var gcPercent int
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Factstore server (embedded NATS JetStream and bbolt by default)",
@@ -33,6 +34,7 @@ func serveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			gcPercent = app.TuneGC(gcPercent)
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			node, err := app.Start(ctx, app.Config{
@@ -53,7 +55,7 @@ func serveCmd() *cobra.Command {
 			}
 			log.Info("factstore started", "version", version, "dataDir", sf.dataDir, "http", httpAddr, "nats", natsAt,
 				"stream", node.Stream, "headSeq", head.Seq, "headHash", head.Hash, "appliedSeq", node.Store.Applied(),
-				"keyId", node.Signer.KeyID())
+				"keyId", node.Signer.KeyID(), "gcPercent", gcPercent)
 			go verifyAtStart(ctx, node)
 
 			ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", httpAddr)
@@ -88,6 +90,7 @@ func serveCmd() *cobra.Command {
 	fs.Int64Var(&maxBody, "max-body-bytes", 1<<20, "largest accepted JSON body [FACTSTORE_MAX_BODY_BYTES]")
 	fs.Int64Var(&maxEvidence, "max-evidence-bytes", 100<<20, "largest accepted evidence file [FACTSTORE_MAX_EVIDENCE_BYTES]")
 	fs.Int64Var(&maxSnapshot, "max-snapshot-bytes", 16<<20, "largest accepted snapshot report body [FACTSTORE_MAX_SNAPSHOT_BYTES]")
+	fs.IntVar(&gcPercent, "gc-percent", app.DefaultGCPercent, "garbage collector target, as GOGC (a GOGC environment variable wins; 0 = the runtime's) [FACTSTORE_GC_PERCENT]")
 	return cmd
 }
 

@@ -30,6 +30,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/factstore/factstore/cmd/factstore/app"
 )
 
 // sizes are the bounded loop sizes of one run.
@@ -126,8 +128,11 @@ func main() {
 	defer stop()
 
 	m := machine()
-	fmt.Printf("Factstore benchmark: %s, GOMAXPROCS=%d, NumCPU=%d, CPU %q, %s, runs=%d%s\n",
-		runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), m.cpu, m.mem, o.runs, map[bool]string{true: " (quick sizes)"}[o.quick])
+	// The nodes run in this process, so it collects garbage as
+	// `factstore serve` does.
+	gc := app.TuneGC(app.DefaultGCPercent)
+	fmt.Printf("Factstore benchmark: %s, GOMAXPROCS=%d, NumCPU=%d, CPU %q, %s, GC percent %d (as factstore serve), runs=%d%s\n",
+		runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), m.cpu, m.mem, gc, o.runs, map[bool]string{true: " (quick sizes)"}[o.quick])
 	fmt.Printf("temp dirs under %s; payloads 1 KiB; one process, loopback only\n", os.TempDir())
 
 	start := time.Now()

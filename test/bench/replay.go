@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/factstore/factstore/projections"
@@ -54,7 +55,10 @@ func benchRebuild(ctx context.Context, fx *fixture) []row {
 	defer func() { _ = store.Close() }()
 	store.SetKeys(fx.keys)
 	for _, x := range []*row{&r0, &r} {
-		took, err := rebuild(ctx, store, fx)
+		// The label lets `go tool pprof -tagfocus=phase=d` show one pass.
+		var took time.Duration
+		var err error
+		pprof.Do(ctx, pprof.Labels("phase", x.key), func(ctx context.Context) { took, err = rebuild(ctx, store, fx) })
 		if err != nil {
 			x.failed, x.note = true, err.Error()
 			if !errors.Is(err, projections.ErrHalted) {

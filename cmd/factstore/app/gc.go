@@ -10,9 +10,11 @@ import (
 // domain state, caches of flows and templates), so with Go's default of 100
 // every doubling of a heap of a few hundred MB starts a mark phase of about
 // 100 ms that takes a quarter of the CPUs and makes allocating requests
-// assist it. On two cores those phases were the assert p99 (7.2 ms at
-// 2,000/s; 0.63 ms at 400, `make bench` workload g1). The price is a peak
-// heap of about five times the live heap instead of two; GOMEMLIMIT bounds it.
+// assist it. On two cores those phases were the assert p99 (`make bench`
+// g1, 2,000/s: 7.2 ms at 100, a mark phase every ~0.6 s; at 400 one every
+// ~10 s, and 10 s runs without one have p99 0.9–1.5 ms). The price is a
+// peak heap of about five times the live heap instead of two; GOMEMLIMIT
+// bounds it.
 const DefaultGCPercent = 400
 
 // TuneGC sets the collector's target to percent (see DefaultGCPercent)

@@ -424,6 +424,16 @@ func (s *Store) flowAsOf(tx *bolt.Tx, flowID string, atSeq uint64) (*domain.Flow
 // compliance is judged on.
 func trailFactsAt(tx *bolt.Tx, trailID string, atSeq uint64) (*domain.TrailFacts, error) {
 	facts := new(domain.TrailFacts)
+	// Size the attestations once: folding by append regrew the slice
+	// several times per assert, the largest allocation of the read.
+	n := 0
+	_ = forPrefix(tx.Bucket(bucketTrailFacts), trailID, func(seq uint64, rec []byte) error {
+		if seq <= atSeq && len(rec) > 0 && rec[0] == factAttestation {
+			n++
+		}
+		return nil
+	})
+	facts.Attestations = make([]domain.AttestationFact, 0, n)
 	var scratch []string
 	err := forPrefix(tx.Bucket(bucketTrailFacts), trailID, func(seq uint64, rec []byte) error {
 		if seq > atSeq {

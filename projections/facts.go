@@ -44,14 +44,17 @@ func decodeFact(b []byte, out []string) (byte, []string, error) {
 	if len(b) == 0 {
 		return 0, nil, errBadFact
 	}
-	kind, rest := b[0], b[1:]
+	kind := b[0]
+	// One string for the whole record; the fields are slices of it, so a
+	// record costs one allocation, not one per field.
+	rest := string(b[1:])
 	out = out[:0]
 	for len(rest) > 0 {
-		l, k := binary.Uvarint(rest)
+		l, k := binary.Uvarint([]byte(rest[:min(len(rest), binary.MaxVarintLen64)]))
 		if k <= 0 || uint64(len(rest)-k) < l {
 			return 0, nil, errBadFact
 		}
-		out = append(out, string(rest[k:k+int(l)]))
+		out = append(out, rest[k:k+int(l)])
 		rest = rest[k+int(l):]
 	}
 	return kind, out, nil

@@ -208,38 +208,8 @@ func (c *canonicalizer) str() (string, bool) {
 	if err := json.Unmarshal(c.in[start-1:j+1], &s); err != nil {
 		return "", false
 	}
-	c.out = appendCanonicalString(c.out, s)
+	c.out = appendJCSString(c.out, s)
 	return s, true
-}
-
-// appendCanonicalString appends s as RFC 8785 writes a string: only `"`,
-// `\` and control characters are escaped, the usual ones by letter, the rest
-// as \u00xx.
-func appendCanonicalString(out []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	out = append(out, '"')
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		switch {
-		case b == '"' || b == '\\':
-			out = append(out, '\\', b)
-		case b >= 0x20:
-			out = append(out, b)
-		case b == '\b':
-			out = append(out, '\\', 'b')
-		case b == '\f':
-			out = append(out, '\\', 'f')
-		case b == '\n':
-			out = append(out, '\\', 'n')
-		case b == '\r':
-			out = append(out, '\\', 'r')
-		case b == '\t':
-			out = append(out, '\\', 't')
-		default:
-			out = append(out, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
-		}
-	}
-	return append(out, '"')
 }
 
 // number copies the number at c.i in its ES6 form. Integers of up to 15

@@ -12,7 +12,7 @@ import (
 // 100 ms that takes a quarter of the CPUs and makes allocating requests
 // assist it. On two cores those phases were the assert p99 (`make bench`
 // g1, 2,000/s: 7.2 ms at 100, a mark phase every ~0.6 s; at 400 one every
-// ~10 s, and 10 s runs without one have p99 0.9–1.5 ms). The price is a
+// 10–20 s, and 10 s runs without one have p99 0.5–1.1 ms). The price is a
 // peak heap of about five times the live heap instead of two; GOMEMLIMIT
 // bounds it.
 const DefaultGCPercent = 400

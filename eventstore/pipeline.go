@@ -40,10 +40,14 @@ type flight struct {
 	mark     int               // the state before this flight was decided
 	prevHead ledger.ChainState // the head before this flight
 	start    time.Time
+	pub      time.Time // when it was published
 	reply    string
 	ack      *nats.Msg
-	err      error // a publish error, known before any answer
-	deadline time.Time
+	ackAt    time.Time // when its answer arrived
+	// expectDone is when the server is expected to have stored it.
+	expectDone time.Time
+	err        error // a publish error, known before any answer
+	deadline   time.Time
 }
 
 // pipelineLoop is loop with up to MaxInFlight batches in flight.
@@ -60,33 +64,72 @@ func (w *Writer) pipelineLoop() {
 	defer func() { _ = sub.Unsubscribe() }()
 	var inflight []*flight
 	var retry []*pending
+	var held []*pending // requests waiting for the server to be nearly free
+	var holdUntil time.Time
+	var pace pacer
 	byReply := map[string]*flight{}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	n := 0
 	lastBatch := 0
-	for {
-		if len(inflight) > 0 {
-			timer.Reset(time.Until(inflight[0].deadline))
+	send := func(batch []*pending) {
+		inflight = w.sendAll(batch, inflight, byReply, inbox, &n)
+		for _, f := range inflight {
+			if f.pub.IsZero() {
+				pace.published(f, inflight, time.Now())
+			}
 		}
+	}
+	for {
+		wake := time.Hour
+		if len(inflight) > 0 {
+			wake = time.Until(inflight[0].deadline)
+			if inflight[0].err != nil || inflight[0].ack != nil {
+				wake = 0 // settled at once (nothing was published)
+			}
+		}
+		if len(held) > 0 && len(inflight) < w.cfg.MaxInFlight {
+			wake = min(wake, time.Until(holdUntil))
+		}
+		timer.Reset(max(wake, 0))
 		var reqs chan *pending
-		if len(inflight) < w.cfg.MaxInFlight && len(retry) == 0 {
+		if len(retry) == 0 && len(held) < w.cfg.MaxBatchEvents {
 			reqs = w.reqs
 		}
 		if len(retry) > 0 && len(inflight) == 0 {
-			batch := retry
-			retry = nil
-			inflight = w.sendAll(batch, inflight, byReply, inbox, &n)
+			batch := append(retry, held...)
+			retry, held = nil, nil
+			send(batch)
 			continue
 		}
 		select {
 		case first := <-reqs:
-			batch := w.collect(first, lastBatch)
-			lastBatch = len(batch)
-			inflight = w.sendAll(batch, inflight, byReply, inbox, &n)
+			if len(inflight) == 0 && len(held) == 0 {
+				batch := w.collect(first, lastBatch)
+				lastBatch = len(batch)
+				send(batch)
+				break
+			}
+			// The server is busy with what is in flight: hold the
+			// request, so that the next batch takes everything that
+			// arrives until the server is nearly free.
+			if len(held) == 0 {
+				holdUntil = pace.holdUntil(inflight)
+			}
+			held = append(held, first)
+		drain:
+			for len(held) < w.cfg.MaxBatchEvents {
+				select {
+				case p := <-w.reqs:
+					held = append(held, p)
+				default:
+					break drain
+				}
+			}
 		case m := <-acks:
 			if f, ok := byReply[m.Subject]; ok {
 				f.ack = m
+				f.ackAt = time.Now()
 			}
 		case <-timer.C:
 		case <-w.quit:
@@ -97,7 +140,7 @@ func (w *Writer) pipelineLoop() {
 				inflight, more = w.settle(inflight, byReply, acks, true)
 				retry = append(retry, more...)
 			}
-			for _, p := range retry {
+			for _, p := range append(retry, held...) {
 				p.err = ErrClosed
 				close(p.done)
 			}
@@ -105,9 +148,17 @@ func (w *Writer) pipelineLoop() {
 			return
 		}
 		for len(inflight) > 0 && (inflight[0].ack != nil || inflight[0].err != nil || !time.Now().Before(inflight[0].deadline)) {
+			pace.settled(inflight[0])
 			var more []*pending
 			inflight, more = w.settle(inflight, byReply, acks, false)
 			retry = append(retry, more...)
+		}
+		if len(held) > 0 && len(retry) == 0 && len(inflight) < w.cfg.MaxInFlight &&
+			(len(inflight) == 0 || len(held) >= w.cfg.MaxBatchEvents || !time.Now().Before(holdUntil)) {
+			batch := held
+			held = nil
+			lastBatch = len(batch)
+			send(batch)
 		}
 	}
 }

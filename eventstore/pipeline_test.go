@@ -219,3 +219,38 @@ func refusedBatchTest(t *testing.T, depth int) {
 	assert.Equal(t, uint64(ok.Load()), rep.Checked, "stored events = acknowledged requests")
 	assert.Equal(t, int64(8*40-8*3), ok.Load(), "only the oversized requests fail; their batch-mates are retried alone")
 }
+
+// TestPipelinedRefusalsAnswerAtOnce: requests held while a batch is in
+// flight, and then all refused (so nothing of theirs is published), are
+// answered as soon as they are decided, not when some later event wakes
+// the writer.
+func TestPipelinedRefusalsAnswerAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	w := e.writer(t, func(c *eventstore.WriterConfig) { c.MaxInFlight = 3 })
+	for round := range 15 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		name := fmt.Sprintf("same-%d", round)
+		errs := make([]error, 40)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Go(func() {
+				// Spread over the first batch's flight, so most are held.
+				time.Sleep(time.Duration(i) * 100 * time.Microsecond)
+				_, errs[i] = w.Submit(ctx, create(name))
+			})
+		}
+		wg.Wait()
+		cancel()
+		ok := 0
+		for _, err := range errs {
+			if err == nil {
+				ok++
+				continue
+			}
+			require.ErrorIs(t, err, domain.ErrConflict, "round %d", round)
+		}
+		require.Equal(t, 1, ok, "round %d", round)
+	}
+	assert.Equal(t, uint64(15), e.verify(t).Checked)
+}

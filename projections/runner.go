@@ -23,7 +23,9 @@ type RunConfig struct {
 // Run follows the stream from the last applied event, applying new events
 // as they arrive, until ctx ends or the chain breaks (then it returns
 // ErrHalted and stays halted). Events that arrive together are applied in
-// one transaction, so a burst costs one commit.
+// one transaction, so a burst costs one commit, and a transaction never
+// ends inside an atomic batch: a command's events (and a whole group
+// commit) become visible together.
 func (s *Store) Run(ctx context.Context, cfg RunConfig) error {
 	start := s.Applied() + 1
 	cons, err := cfg.JS.OrderedConsumer(ctx, cfg.Stream, jetstream.OrderedConsumerConfig{
@@ -33,14 +35,19 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) error {
 	if err != nil {
 		return fmt.Errorf("projections: follow stream from %d: %w", start, err)
 	}
-	in := make(chan ledger.Item, 4*applyBatch)
+	in := make(chan delivered, 4*applyBatch)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		md, merr := m.Metadata()
 		if merr != nil {
 			return
 		}
+		h := m.Headers()
+		d := delivered{
+			Item:     ledger.Item{Pos: md.Sequence.Stream, Raw: m.Data()},
+			midBatch: h.Get(hdrBatchID) != "" && h.Get(hdrBatchCommit) == "",
+		}
 		select {
-		case in <- ledger.Item{Pos: md.Sequence.Stream, Raw: m.Data()}:
+		case in <- d:
 		case <-ctx.Done():
 		}
 	}, jetstream.PullMaxMessages(applyBatch))
@@ -49,18 +56,42 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) error {
 	}
 	defer cc.Stop()
 	batch := make([]ledger.Item, 0, applyBatch)
+	open := false
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case it := <-in:
-			batch = append(batch[:0], it)
+		case d := <-in:
+			batch = append(batch[:0], d.Item)
+			open = d.midBatch
 		}
+		// A transaction may pass applyBatch to finish an atomic batch (at
+		// most 1,000 events).
+		var rest <-chan time.Time
 	fill:
-		for len(batch) < applyBatch {
+		for open || len(batch) < applyBatch {
+			if open {
+				if rest == nil {
+					rest = time.After(batchRestWait)
+				}
+				// The rest of an atomic batch is stored and on its way:
+				// wait for it, so one writer batch costs one commit.
+				select {
+				case d := <-in:
+					batch = append(batch, d.Item)
+					open = d.midBatch
+				case <-rest:
+					// Not expected for a committed batch; never stall on it.
+					open = false
+				case <-ctx.Done():
+					return nil
+				}
+				continue
+			}
 			select {
-			case it := <-in:
-				batch = append(batch, it)
+			case d := <-in:
+				batch = append(batch, d.Item)
+				open = d.midBatch
 			default:
 				break fill
 			}
@@ -80,6 +111,27 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) error {
 			cfg.ObserveApply(len(batch), time.Since(t0))
 		}
 	}
+}
+
+// The headers JetStream stores on the messages of an atomic batch: every
+// message carries the batch id, and only the last one the commit.
+const (
+	hdrBatchID     = "Nats-Batch-Id"
+	hdrBatchCommit = "Nats-Batch-Commit"
+)
+
+// batchRestWait bounds the wait for the rest of an atomic batch. The rest
+// of a committed batch is already stored, so it normally arrives within
+// microseconds; the bound only keeps an unexpected stream (a batch whose
+// commit never comes) from stalling the read models.
+const batchRestWait = time.Second
+
+// delivered is an event as the runner receives it.
+type delivered struct {
+	ledger.Item
+	// midBatch is true when the event belongs to an atomic batch whose
+	// last event is still to come.
+	midBatch bool
 }
 
 // retry re-applies a batch whose transaction failed (e.g. disk full), skipping

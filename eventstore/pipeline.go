@@ -116,16 +116,7 @@ func (w *Writer) pipelineLoop() {
 			if len(held) == 0 {
 				holdUntil = pace.holdUntil(inflight)
 			}
-			held = append(held, first)
-		drain:
-			for len(held) < w.cfg.MaxBatchEvents {
-				select {
-				case p := <-w.reqs:
-					held = append(held, p)
-				default:
-					break drain
-				}
-			}
+			held = w.drain(append(held, first))
 		case m := <-acks:
 			if f, ok := byReply[m.Subject]; ok {
 				f.ack = m
@@ -187,24 +178,6 @@ func (w *Writer) setBroken(err error) {
 	w.broken = err
 	w.mu.Unlock()
 	w.cfg.Logger.Error("writer stopped appending", "err", err)
-}
-
-// collect gathers a batch starting with first, as loop does.
-func (w *Writer) collect(first *pending, lastBatch int) []*pending {
-	batch := []*pending{first}
-fill:
-	for len(batch) < w.cfg.MaxBatchEvents {
-		select {
-		case p := <-w.reqs:
-			batch = append(batch, p)
-		default:
-			break fill
-		}
-	}
-	if w.cfg.MaxBatchDelay > 0 && (len(batch) > 1 || lastBatch > 1) {
-		batch = w.linger(batch)
-	}
-	return batch
 }
 
 // sendAll decides and publishes batch as one or more flights.

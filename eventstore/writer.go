@@ -424,25 +424,38 @@ func (w *Writer) loop() {
 			w.drainClosed()
 			return
 		}
-		batch := []*pending{first}
-	fill:
-		for len(batch) < w.cfg.MaxBatchEvents {
-			select {
-			case p := <-w.reqs:
-				batch = append(batch, p)
-			default:
-				break fill
-			}
-		}
-		if w.cfg.MaxBatchDelay > 0 && (len(batch) > 1 || lastBatch > 1) {
-			batch = w.linger(batch)
-		}
+		batch := w.collect(first, lastBatch)
 		lastBatch = len(batch)
 		for len(batch) > 0 {
 			n := w.process(batch)
 			batch = batch[n:]
 		}
 	}
+}
+
+// collect gathers a batch starting with first: what is queued, then (under
+// concurrent load, judged by this and the previous batch) what keeps
+// arriving for up to MaxBatchDelay.
+func (w *Writer) collect(first *pending, lastBatch int) []*pending {
+	batch := w.drain([]*pending{first})
+	if w.cfg.MaxBatchDelay > 0 && (len(batch) > 1 || lastBatch > 1) {
+		batch = w.linger(batch)
+	}
+	return batch
+}
+
+// drain adds the requests already queued to batch, up to MaxBatchEvents,
+// without waiting.
+func (w *Writer) drain(batch []*pending) []*pending {
+	for len(batch) < w.cfg.MaxBatchEvents {
+		select {
+		case p := <-w.reqs:
+			batch = append(batch, p)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // linger adds requests to batch while they keep arriving, for at most

@@ -193,28 +193,28 @@ func (s *Server) routes() {
 	v1.HandleFunc("/logical-environments/{id}/snapshots/latest", s.logicalLatest).Methods(http.MethodGet)
 
 	r.HandleFunc("/ready", s.ready).Methods(http.MethodGet)
-	k := routePrefix{r, "/api/v2"}
-	k.HandleFunc("/flows/{org}", s.kosliPutFlow).Methods(http.MethodPut)
-	k.HandleFunc("/flows/{org}/template_file", s.kosliPutFlowTemplate).Methods(http.MethodPut)
-	k.HandleFunc("/trails/{org}/{flow}", s.kosliPutTrail).Methods(http.MethodPut)
+	// /api/v2: the Kosli CLI's routes, then the seed's v2 writes.
+	v2 := routePrefix{r, "/api/v2"}
+	v2.HandleFunc("/flows/{org}", s.kosliPutFlow).Methods(http.MethodPut)
+	v2.HandleFunc("/flows/{org}/template_file", s.kosliPutFlowTemplate).Methods(http.MethodPut)
+	v2.HandleFunc("/trails/{org}/{flow}", s.kosliPutTrail).Methods(http.MethodPut)
 	// A trail name may hold "/" (the CLI does not escape it): the trail is
 	// the rest of the path.
-	k.HandleFunc("/trails/{org}/{flow}/{trail:.+}", s.kosliGetTrail).Methods(http.MethodGet)
-	k.HandleFunc("/trails/{org}", s.kosliListTrails).Methods(http.MethodGet)
-	k.HandleFunc("/artifacts/{org}/{flow}", s.kosliReportArtifact).Methods(http.MethodPost)
-	k.HandleFunc("/attestations/{org}/{flow}/trail/{trail:.+}/{type}", s.kosliAttest).Methods(http.MethodPost).Name(kosliAttestRoute)
-	k.HandleFunc("/attestations/{org}/{flow}/{trail}/{fingerprint}", s.kosliLegacyAttest).Methods(http.MethodPost)
-	k.HandleFunc("/custom-attestation-types/{org}", s.kosliCreateAttestationType).Methods(http.MethodPost)
-	k.HandleFunc("/environments/{org}", s.kosliPutEnvironment).Methods(http.MethodPut)
-	k.HandleFunc("/environments/{org}/{env}", s.kosliGetEnvironment).Methods(http.MethodGet)
-	k.HandleFunc("/environments/{org}/{env}/report/{type}", s.kosliReportSnapshot).Methods(http.MethodPut).Name(snapshotRoute)
-	k.HandleFunc("/environments/{org}/{env}/policies", s.kosliAttachPolicies).Methods(http.MethodPost, http.MethodDelete)
-	k.HandleFunc("/snapshots/{org}/{env}/{id}", s.kosliSnapshot).Methods(http.MethodGet)
-	k.HandleFunc("/policies/{org}", s.kosliPutPolicy).Methods(http.MethodPut)
-	k.HandleFunc("/asserts/{org}/fingerprint/{fp}", s.kosliAssert).Methods(http.MethodGet)
-	k.HandleFunc("/search/{org}/sha/{value}", s.kosliSearch).Methods(http.MethodGet)
+	v2.HandleFunc("/trails/{org}/{flow}/{trail:.+}", s.kosliGetTrail).Methods(http.MethodGet)
+	v2.HandleFunc("/trails/{org}", s.kosliListTrails).Methods(http.MethodGet)
+	v2.HandleFunc("/artifacts/{org}/{flow}", s.kosliReportArtifact).Methods(http.MethodPost)
+	v2.HandleFunc("/attestations/{org}/{flow}/trail/{trail:.+}/{type}", s.kosliAttest).Methods(http.MethodPost).Name(kosliAttestRoute)
+	v2.HandleFunc("/attestations/{org}/{flow}/{trail}/{fingerprint}", s.kosliLegacyAttest).Methods(http.MethodPost)
+	v2.HandleFunc("/custom-attestation-types/{org}", s.kosliCreateAttestationType).Methods(http.MethodPost)
+	v2.HandleFunc("/environments/{org}", s.kosliPutEnvironment).Methods(http.MethodPut)
+	v2.HandleFunc("/environments/{org}/{env}", s.kosliGetEnvironment).Methods(http.MethodGet)
+	v2.HandleFunc("/environments/{org}/{env}/report/{type}", s.kosliReportSnapshot).Methods(http.MethodPut).Name(snapshotRoute)
+	v2.HandleFunc("/environments/{org}/{env}/policies", s.kosliAttachPolicies).Methods(http.MethodPost, http.MethodDelete)
+	v2.HandleFunc("/snapshots/{org}/{env}/{id}", s.kosliSnapshot).Methods(http.MethodGet)
+	v2.HandleFunc("/policies/{org}", s.kosliPutPolicy).Methods(http.MethodPut)
+	v2.HandleFunc("/asserts/{org}/fingerprint/{fp}", s.kosliAssert).Methods(http.MethodGet)
+	v2.HandleFunc("/search/{org}/sha/{value}", s.kosliSearch).Methods(http.MethodGet)
 
-	v2 := routePrefix{r, "/api/v2"}
 	v2.HandleFunc("/trails", s.createTrail).Methods(http.MethodPost)
 	v2.HandleFunc("/trails/{trailId}/artifacts", s.reportArtifact).Methods(http.MethodPost)
 	v2.HandleFunc("/trails/{trailId}/attestations", s.recordAttestation).Methods(http.MethodPost)

@@ -1217,6 +1217,21 @@ func TestSearch(t *testing.T) {
 		}
 	})
 
+	t.Run("a flow hit shows the flow's current description", func(t *testing.T) {
+		hits := objects(t, search(t, "q=card+trans&type=flow")["results"])
+		require.Len(t, hits, 1)
+		assert.Equal(t, "Settles CARD transactions", hits[0]["description"])
+
+		described := c.createFlow(t, map[string]any{"name": "described-flow", "description": "First words"})["id"].(string)
+		r := c.do(t, http.MethodPut, "/api/v1/flows/"+described, map[string]any{"description": "Second words"})
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		assert.Empty(t, objects(t, search(t, "q=first+words")["results"]))
+		hits = objects(t, search(t, "q=second+WORDS")["results"])
+		require.Len(t, hits, 1)
+		assert.Equal(t, described, hits[0]["id"])
+		assert.Equal(t, "Second words", hits[0]["description"])
+	})
+
 	t.Run("type narrows", func(t *testing.T) {
 		all := search(t, "q=ORION")
 		assert.InDelta(t, 4, all["total"], 0)

@@ -13,8 +13,12 @@ import (
 // string with an escape, a control character or invalid UTF-8, and the
 // caller falls back to encoding/json; where it succeeds its result equals
 // json.Unmarshal's (see TestDecodeFastMatchesEncodingJSON).
-func decodeFast(raw []byte) (e *Envelope, ok bool) {
-	p := fastParser{b: raw}
+//
+// With skipDataScan the data member is only bracket-matched, not checked to
+// be well-formed JSON: for callers that decode every payload anyway (see
+// Checker.DataChecked).
+func decodeFast(raw []byte, skipDataScan bool) (e *Envelope, ok bool) {
+	p := fastParser{b: raw, skipDataScan: skipDataScan}
 	e = new(Envelope)
 	if !p.lit(`{"actor":`) || !p.str(&e.Actor) ||
 		!p.lit(`,"aggregate":`) || !p.str(&e.Aggregate) ||
@@ -37,8 +41,9 @@ func decodeFast(raw []byte) (e *Envelope, ok bool) {
 }
 
 type fastParser struct {
-	b []byte
-	i int
+	b            []byte
+	i            int
+	skipDataScan bool
 }
 
 func (p *fastParser) lit(s string) bool {
@@ -73,7 +78,8 @@ func (p *fastParser) str(out *string) bool {
 	return true
 }
 
-// object reads one JSON object, checked with json.Valid, as raw bytes.
+// object reads one JSON object, checked with json.Valid unless
+// p.skipDataScan, as raw bytes.
 func (p *fastParser) object(out *json.RawMessage) bool {
 	if p.i >= len(p.b) || p.b[p.i] != '{' {
 		return false
@@ -99,7 +105,7 @@ func (p *fastParser) object(out *json.RawMessage) bool {
 			depth--
 			if depth == 0 {
 				v := p.b[p.i : j+1]
-				if !json.Valid(v) {
+				if !p.skipDataScan && !json.Valid(v) {
 					return false
 				}
 				*out = append(json.RawMessage(nil), v...)

@@ -48,8 +48,11 @@ var ErrMalformed = errors.New("ledger: malformed envelope")
 
 // Decode parses stored envelope bytes. It rejects unknown versions so that a
 // build never misreads data written by a newer one.
-func Decode(raw []byte) (*Envelope, error) {
-	if e, ok := decodeFast(raw); ok {
+func Decode(raw []byte) (*Envelope, error) { return decode(raw, false) }
+
+// decode is Decode; skipDataScan is decodeFast's.
+func decode(raw []byte, skipDataScan bool) (*Envelope, error) {
+	if e, ok := decodeFast(raw, skipDataScan); ok {
 		if e.V != Version {
 			return e, fmt.Errorf("%w: %d (this build understands %d)", ErrUnsupportedVersion, e.V, Version)
 		}

@@ -60,14 +60,23 @@ type checked struct {
 // it remembers them.
 type SealedFunc func(seq uint64) (hash, sig string, ok bool)
 
-func checkOne(raw []byte, keys *Keyring) checked { return checkOneSealed(raw, keys, nil) }
+func checkOne(raw []byte, keys *Keyring) checked { return eventCheck{keys: keys}.one(raw) }
 
-// checkOneSealed is checkOne that trusts, without re-verifying the
-// signature, an event whose hash and signature are exactly ones this process
-// sealed itself: equal hashes mean equal content, and the signature is the
-// one our own key made.
-func checkOneSealed(raw []byte, keys *Keyring, sealed SealedFunc) checked {
-	e, err := Decode(raw)
+// eventCheck is the per-event check: hash always, signature with keys.
+type eventCheck struct {
+	keys *Keyring
+	// sealed, if set, names events whose signature is not verified again:
+	// their hash and signature are exactly ones this process sealed itself,
+	// and equal hashes mean equal content.
+	sealed SealedFunc
+	// dataChecked: the caller checks that each event's data is well-formed
+	// JSON (Checker.DataChecked).
+	dataChecked bool
+}
+
+func (c eventCheck) one(raw []byte) checked {
+	keys, sealed := c.keys, c.sealed
+	e, err := decode(raw, c.dataChecked)
 	if err != nil {
 		return checked{env: e, err: err}
 	}
@@ -160,8 +169,13 @@ type Checker struct {
 	// Workers check hashes and signatures in parallel; 0 means GOMAXPROCS.
 	Workers int
 	// Sealed, if set, names events this process sealed itself; their
-	// signatures are not verified again (see checkOneSealed).
+	// signatures are not verified again (see eventCheck).
 	Sealed SealedFunc
+	// DataChecked says the caller checks that every event's data is
+	// well-formed JSON itself (the projector decodes every payload), so
+	// Check does not scan it a second time. The hash still covers the
+	// data: a changed byte fails the check either way.
+	DataChecked bool
 }
 
 // Check verifies items, which continue the chain at st. It returns the
@@ -185,8 +199,8 @@ func (c *Checker) Check(st *ChainState, items []Item) ([]*Envelope, error) {
 		}
 		split = i + 1
 	}
-	parallelCheck(items[:split], results[:split], nil, workers)
-	parallelCheckSealed(items[split:], results[split:], c.Keys, c.Sealed, workers)
+	eventCheck{dataChecked: c.DataChecked}.parallel(items[:split], results[:split], workers)
+	eventCheck{keys: c.Keys, sealed: c.Sealed, dataChecked: c.DataChecked}.parallel(items[split:], results[split:], workers)
 	out := make([]*Envelope, 0, len(items))
 	for i, it := range items {
 		if err := link(st, it.Pos, results[i]); err != nil {
@@ -265,7 +279,7 @@ func Verify(ctx context.Context, src Source, opt VerifyOptions) (Report, error) 
 			items = append(items, it)
 		}
 		if len(items) > 0 {
-			parallelCheck(items, results, opt.Keys, workers)
+			eventCheck{keys: opt.Keys}.parallel(items, results, workers)
 			for i, it := range items {
 				if err := link(&st, it.Pos, results[i]); err != nil {
 					var be *BrokenError
@@ -295,14 +309,11 @@ func Verify(ctx context.Context, src Source, opt VerifyOptions) (Report, error) 
 	}
 }
 
-func parallelCheck(items []Item, out []checked, keys *Keyring, workers int) {
-	parallelCheckSealed(items, out, keys, nil, workers)
-}
-
-func parallelCheckSealed(items []Item, out []checked, keys *Keyring, sealed SealedFunc, workers int) {
+// parallel checks items into out on up to workers goroutines.
+func (c eventCheck) parallel(items []Item, out []checked, workers int) {
 	if workers <= 1 || len(items) < 16 {
 		for i, it := range items {
-			out[i] = checkOneSealed(it.Raw, keys, sealed)
+			out[i] = c.one(it.Raw)
 		}
 		return
 	}
@@ -315,7 +326,7 @@ func parallelCheckSealed(items []Item, out []checked, keys *Keyring, sealed Seal
 		}
 		wg.Go(func() {
 			for i := lo; i < hi; i++ {
-				out[i] = checkOneSealed(items[i].Raw, keys, sealed)
+				out[i] = c.one(items[i].Raw)
 			}
 		})
 	}

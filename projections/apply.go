@@ -59,9 +59,7 @@ func prepare(e *ledger.Envelope, raw []byte) (prepared, error) {
 			return p, err
 		}
 		p.flow = &flowKeys{ID: f.ID, Name: f.Name, OrgSlug: f.OrgSlug}
-		if p.flowDoc, err = flowSearchDoc(&f).encode(); err != nil {
-			return p, err
-		}
+		p.flowDoc = flowSearchDoc(&f).encode()
 	case domain.EventFlowDeleted:
 		p.deleted = new(domain.FlowDeleted)
 		if err := json.Unmarshal(e.Data, p.deleted); err != nil {
@@ -75,6 +73,13 @@ func prepare(e *ledger.Envelope, raw []byte) (prepared, error) {
 			return p, err
 		}
 		p.orgSlug = o.Slug
+	default:
+		// Every other branch decodes the payload; the checker relies on
+		// it (ledger.Checker.DataChecked).
+		if !json.Valid(e.Data) {
+			var v any
+			return p, json.Unmarshal(e.Data, &v) // the syntax error, for the halt reason
+		}
 	}
 	return p, nil
 }
@@ -115,7 +120,7 @@ func (p *prepared) write(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketFlowVersions).Put(seqIndexKey(p.flow.ID, p.seq), nil); err != nil {
 			return err
 		}
-		if err := p.flowDoc.put(tx); err != nil {
+		if err := p.flowDoc.put(tx, p.seq); err != nil {
 			return err
 		}
 		return putFlow(tx, p.seq, p.flow)
@@ -123,7 +128,7 @@ func (p *prepared) write(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketFlowVersions).Put(seqIndexKey(p.deleted.ID, p.seq), nil); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketSearch).Delete(searchKey("flow", p.deleted.ID)); err != nil {
+		if err := deleteSearchDoc(tx, "flow", p.deleted.ID); err != nil {
 			return err
 		}
 		return deleteFlow(tx, p.deleted)

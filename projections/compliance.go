@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
-	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -29,11 +27,10 @@ var (
 	bucketTrailEvidence = []byte("trail_evidence") // trail id 0 seq -> attestation id
 	bucketAttEvidence   = []byte("att_evidence")   // attestation id 0 seq -> nil
 	bucketEvidence      = []byte("evidence")       // sha256 hex -> seq of the first event naming it
-	bucketSearch        = []byte("search")         // type 0 id -> searchDoc JSON
 
 	complianceBuckets = [][]byte{bucketTrails, bucketTrailNames, bucketFlowTrails, bucketFlowVersions, bucketArtifacts,
 		bucketDigests, bucketProvenance, bucketAttestations, bucketTrailAtts, bucketTrailEvidence, bucketAttEvidence,
-		bucketEvidence, bucketSearch, bucketTrailFacts}
+		bucketEvidence, bucketSearch, bucketSearchIDs, bucketTrailFacts}
 )
 
 // trailEvent is the decoded payload of a compliance event, prepared before
@@ -83,9 +80,7 @@ func prepareCompliance(eventType string, data []byte) (*trailEvent, bool, error)
 	}
 	if doc := searchDocOf(te); doc != nil {
 		// Encoded here, in the parallel stage, not in the write transaction.
-		if te.search, err = doc.encode(); err != nil {
-			return nil, true, err
-		}
+		te.search = doc.encode()
 	}
 	return te, true, nil
 }
@@ -93,7 +88,7 @@ func prepareCompliance(eventType string, data []byte) (*trailEvent, bool, error)
 // writeCompliance applies a prepared compliance event at seq.
 func writeCompliance(tx *bolt.Tx, seq []byte, te *trailEvent) error {
 	if te.search != nil {
-		if err := te.search.put(tx); err != nil {
+		if err := te.search.put(tx, seq); err != nil {
 			return err
 		}
 	}
@@ -220,106 +215,3 @@ func getJSON(b *bolt.Bucket, key string, v any) (bool, error) {
 
 // searchDoc is one searchable resource: the API's search result plus the
 // lower-cased text a query is matched against.
-type searchDoc struct {
-	Type        string            `json:"type"`
-	ID          string            `json:"id"`
-	Title       string            `json:"title"`
-	Description string            `json:"description"`
-	Metadata    map[string]string `json:"metadata"`
-	Text        string            `json:"text"`
-}
-
-func searchText(parts ...string) string { return strings.ToLower(strings.Join(parts, "\x00")) }
-
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
-func searchDocOf(te *trailEvent) *searchDoc {
-	switch {
-	case te.trail != nil:
-		t := te.trail
-		short := t.GitCommitSha
-		if len(short) > 8 {
-			short = short[:8]
-		}
-		return &searchDoc{Type: "trail", ID: t.ID, Title: short + " — " + t.GitBranch,
-			Description: t.GitAuthor + " <" + t.GitAuthorEmail + ">",
-			Metadata:    map[string]string{"flowId": t.FlowID, "name": t.Name, "gitCommitSha": t.GitCommitSha, "gitBranch": t.GitBranch, "status": t.Status},
-			Text:        searchText(t.Name, t.GitCommitSha, t.GitBranch, t.GitAuthor, t.GitAuthorEmail)}
-	case te.artifact != nil:
-		a := te.artifact
-		return &searchDoc{Type: "artifact", ID: a.ID, Title: a.ImageName + ":" + a.ImageTag, Description: a.Sha256Digest,
-			Metadata: map[string]string{"trailId": a.TrailID, "flowId": a.FlowID, "reportedBy": a.ReportedBy},
-			Text:     searchText(a.ImageName, a.ImageTag, a.Sha256Digest, a.ReportedBy)}
-	case te.attestation != nil:
-		a := te.attestation
-		title := a.Type
-		if a.Name != nil {
-			title += " (" + *a.Name + ")"
-		}
-		return &searchDoc{Type: "attestation", ID: a.ID, Title: title, Description: a.Status,
-			Metadata: map[string]string{"trailId": a.TrailID, "flowId": a.FlowID, "status": a.Status},
-			Text:     searchText(a.Type, deref(a.Name))}
-	}
-	return nil
-}
-
-func flowSearchDoc(f *domain.Flow) *searchDoc {
-	keys := make([]string, 0, len(f.Tags))
-	for k := range f.Tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := []string{f.Name, f.Description}
-	for _, k := range keys {
-		parts = append(parts, k, f.Tags[k])
-	}
-	return &searchDoc{Type: "flow", ID: f.ID, Title: f.Name, Description: f.Description,
-		Metadata: map[string]string{"orgSlug": f.Org()}, Text: searchText(parts...)}
-}
-
-func searchKey(typ, id string) []byte { return []byte(typ + "\x00" + id) }
-
-// encodedDoc is a search document ready to store.
-type encodedDoc struct {
-	key, value []byte
-}
-
-func (d *searchDoc) encode() (*encodedDoc, error) {
-	v, err := json.Marshal(d)
-	if err != nil {
-		return nil, err
-	}
-	return &encodedDoc{key: searchKey(d.Type, d.ID), value: v}, nil
-}
-
-func (e *encodedDoc) put(tx *bolt.Tx) error { return tx.Bucket(bucketSearch).Put(e.key, e.value) }
-
-func putSearch(tx *bolt.Tx, d *searchDoc) error {
-	data, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
-	return tx.Bucket(bucketSearch).Put(searchKey(d.Type, d.ID), data)
-}
-
-func updateSearchStatus(tx *bolt.Tx, typ, id, status string) error {
-	b := tx.Bucket(bucketSearch)
-	var d searchDoc
-	data := b.Get(searchKey(typ, id))
-	if data == nil {
-		return nil
-	}
-	if err := json.Unmarshal(data, &d); err != nil {
-		return err
-	}
-	d.Metadata["status"] = status
-	if typ == "attestation" {
-		d.Description = status
-	}
-	return putSearch(tx, &d)
-}

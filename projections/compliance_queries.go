@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -290,51 +289,6 @@ func (s *Store) EvidenceByHash(hash string) (*domain.Evidence, error) {
 		return err
 	})
 	return &e, err
-}
-
-// SearchResult is one search hit.
-type SearchResult struct {
-	Type        string            `json:"type"`
-	ID          string            `json:"id"`
-	Title       string            `json:"title"`
-	Description string            `json:"description"`
-	Metadata    map[string]string `json:"metadata"`
-}
-
-// SearchTypes are the resource types search covers.
-var SearchTypes = []string{"flow", "trail", "artifact", "attestation"}
-
-// Search matches q case-insensitively as a substring of the searchable
-// fields of the resources of the given types (all when empty), at most
-// limit results (in type, then id, order) and the total number of matches.
-func (s *Store) Search(q string, types []string, limit int) ([]SearchResult, int, error) {
-	out := []SearchResult{}
-	total := 0
-	needle := strings.ToLower(q)
-	if len(types) == 0 {
-		types = SearchTypes
-	}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketSearch).Cursor()
-		for _, typ := range types {
-			prefix := []byte(typ + "\x00")
-			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-				var d searchDoc
-				if err := json.Unmarshal(v, &d); err != nil {
-					return err
-				}
-				if !strings.Contains(d.Text, needle) {
-					continue
-				}
-				total++
-				if len(out) < limit {
-					out = append(out, SearchResult{Type: d.Type, ID: d.ID, Title: d.Title, Description: d.Description, Metadata: d.Metadata})
-				}
-			}
-		}
-		return nil
-	})
-	return out, total, err
 }
 
 // AssertFacts gathers what an assertion of digest against flowID looks at,

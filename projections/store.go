@@ -48,7 +48,7 @@ var (
 )
 
 // SchemaVersion is the read-model format; a file with another is rebuilt.
-const SchemaVersion = "8"
+const SchemaVersion = "9"
 
 // Store is the bbolt read-model database.
 type Store struct {
@@ -352,7 +352,7 @@ func (s *Store) CatchUp(ctx context.Context, src Source, progress func(applied u
 	}()
 	go func() {
 		defer close(checked)
-		checker := ledger.Checker{Keys: keys, Trusted: trusted}
+		checker := ledger.Checker{Keys: keys, Trusted: trusted, DataChecked: true}
 		for {
 			batch := make([]ledger.Item, 0, size)
 			var rerr error
@@ -424,9 +424,22 @@ func check(checker *ledger.Checker, chain *ledger.ChainState, keys *ledger.Keyri
 	errs := make([]error, len(envs))
 	ledger.Parallel(len(envs), 64, func(i int) { cb.prepared[i], errs[i] = prepare(envs[i], items[i].Raw) })
 	for i, err := range errs {
-		if err != nil && cb.err == nil {
+		var syntax *json.SyntaxError
+		switch {
+		case err == nil:
+			continue
+		case errors.As(err, &syntax):
+			// The checker left this to prepare (DataChecked): an event
+			// whose data is not JSON is a broken link, like any other
+			// unreadable event.
+			e := envs[i]
+			cb.prepared = cb.prepared[:i]
+			chain.NextSeq, chain.PrevHash = e.Seq, e.Prev
+			cb.broken = &ledger.BrokenError{Seq: e.Seq, ID: e.ID, Reason: fmt.Sprintf("unreadable event: data: %v", err)}
+		default:
 			cb.err = fmt.Errorf("projections: apply %d (%s): %w", envs[i].Seq, envs[i].Type, err)
 		}
+		break
 	}
 	if keys != nil && chain.NextSeq-1 > checker.Trusted.Seq {
 		checker.Trusted = ledger.Checkpoint{Seq: chain.NextSeq - 1, Hash: chain.PrevHash}
@@ -454,17 +467,34 @@ func (s *Store) apply(items []ledger.Item) error {
 	s.mu.Unlock()
 	// The CPU work (decode, hash, signatures) runs before the write
 	// transaction, in parallel.
-	cb := check(&ledger.Checker{Keys: keys, Trusted: trusted, Sealed: sealed}, &chain, keys, items)
+	cb := check(&ledger.Checker{Keys: keys, Trusted: trusted, Sealed: sealed, DataChecked: true}, &chain, keys, items)
 	if cb.err != nil {
 		return cb.err
 	}
 	return s.write(cb)
 }
 
+// appendOnly are the buckets whose keys only grow (a sequence, or a type
+// and a sequence), so a page once full is never written into again.
+var appendOnly = [][]byte{bucketEvents, bucketAuditType, bucketAuditActor, bucketSearch}
+
+// packAppendOnly makes tx fill the pages of the append-only buckets
+// completely. bbolt splits a node at half a page by default, which leaves
+// room for inserts in the middle; these buckets never get any, so the
+// default would leave every page half empty and write twice the pages.
+func packAppendOnly(tx *bolt.Tx) {
+	for _, name := range appendOnly {
+		if b := tx.Bucket(name); b != nil {
+			b.FillPercent = 1
+		}
+	}
+}
+
 // write applies a checked batch in one transaction and publishes its state.
 func (s *Store) write(cb checkedBatch) error {
 	chain, trusted, broken := cb.chain, cb.trusted, cb.broken
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		packAppendOnly(tx)
 		for i := range cb.prepared {
 			p := &cb.prepared[i]
 			if err := p.write(tx); err != nil {

@@ -2,6 +2,11 @@ package projections_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -123,4 +128,56 @@ func TestUntrustedSignaturePastCheckpointHalts(t *testing.T) {
 	assert.Equal(t, uint64(1), s.Halted().Seq)
 	assert.Contains(t, s.Halted().Reason, "unknown signing key")
 	assert.Equal(t, uint64(0), s.Applied())
+}
+
+// An event whose data is not JSON, yet whose hash and signature are right
+// (a writer bug, or a forger holding a trusted key), is a broken link at its
+// sequence: the projector decodes every payload instead of the checker
+// scanning it first (ledger.Checker.DataChecked), and must still halt there.
+func TestSignedEventWithUnreadableDataHalts(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, aggregate, eventType, data string
+	}{
+		{"flow payload", "flow", domain.EventFlowCreated, `{"id":"bad","name":tru}`},
+		{"payload no read model decodes", "assertion", "compliance.asserted", `{"compliant":true,"x":[1,}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			es := eventstoretest.Start(t)
+			w, err := eventstore.NewWriter(context.Background(), es.WriterConfig())
+			require.NoError(t, err)
+			t.Cleanup(w.Close)
+			for _, name := range []string{"a", "b"} {
+				_, err := w.Submit(context.Background(), eventstore.Request{Command: domain.CreateFlow{ID: name, Fields: domain.FlowFields{Name: &name}}})
+				require.NoError(t, err)
+			}
+			head, err := es.Reader.Head(context.Background())
+			require.NoError(t, err)
+
+			_, priv, err := ed25519.GenerateKey(rand.Reader)
+			require.NoError(t, err)
+			pub := priv.Public().(ed25519.PublicKey)
+			body := fmt.Sprintf(`{"actor":"x","aggregate":%q,"aggregateId":"bad","data":%s,"id":"e3","org":"","prev":%q,"seq":3,"time":"2026-11-27T10:00:00Z","type":%q,"v":1`,
+				tc.aggregate, tc.data, head.Hash, tc.eventType)
+			sum := sha256.Sum256([]byte(body + "}"))
+			raw := fmt.Sprintf(`%s,"hash":%q,"keyId":%q,"sig":%q}`, body, hex.EncodeToString(sum[:]), ledger.KeyID(pub),
+				base64.StdEncoding.EncodeToString(ed25519.Sign(priv, sum[:])))
+			_, err = es.JS.Publish(context.Background(), eventstore.Subject("", tc.aggregate, tc.eventType), []byte(raw))
+			require.NoError(t, err)
+
+			keys, err := ledger.NewKeyring(append(es.Keys.Keys(), ledger.PublicKey{KeyID: ledger.KeyID(pub), Algorithm: "ed25519",
+				PublicKey: base64.StdEncoding.EncodeToString(pub)})...)
+			require.NoError(t, err)
+			s := openStore(t, filepath.Join(t.TempDir(), "rm.db"))
+			s.SetKeys(keys)
+			err = s.CatchUp(context.Background(), es.Reader, nil)
+			require.ErrorIs(t, err, projections.ErrHalted)
+			require.NotNil(t, s.Halted())
+			assert.Equal(t, uint64(3), s.Halted().Seq)
+			assert.Contains(t, s.Halted().Reason, "unreadable event")
+			assert.Equal(t, uint64(2), s.Applied(), "the events before it stay applied")
+		})
+	}
 }

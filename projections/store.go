@@ -319,7 +319,7 @@ type Source interface {
 // It is a two-stage pipeline: one goroutine reads a batch and checks it
 // (decode, hash, link and signatures, on all CPUs) while the previous batch's
 // write transaction runs.
-func (s *Store) CatchUp(ctx context.Context, src Source, progress func(applied uint64)) error {
+func (s *Store) CatchUp(ctx context.Context, src Source, progress func(applied uint64)) (err error) {
 	s.mu.Lock()
 	if s.halted != nil {
 		s.mu.Unlock()
@@ -328,11 +328,18 @@ func (s *Store) CatchUp(ctx context.Context, src Source, progress func(applied u
 	from, chain, keys, trusted := s.applied+1, s.chain, s.keys, s.trusted
 	s.mu.Unlock()
 	size := applyBatch
+	var flush backgroundFlush
 	if s.db.NoSync {
 		// A rebuild: no commit is durable anyway, and fewer, larger
 		// transactions rewrite each B-tree page of the random-key buckets
 		// (event ids, flows) fewer times.
 		size = rebuildBatch
+		flush.db = s.db
+		defer func() {
+			if ferr := flush.wait(); err == nil {
+				err = ferr
+			}
+		}()
 	}
 	items, stop, err := src.Range(ctx, from, 0)
 	if err != nil {
@@ -353,10 +360,13 @@ func (s *Store) CatchUp(ctx context.Context, src Source, progress func(applied u
 	go func() {
 		defer close(checked)
 		checker := ledger.Checker{Keys: keys, Trusted: trusted, DataChecked: true}
+		// The first batches are small and grow to size, so that the write
+		// stage starts early instead of waiting for a whole large batch.
+		n := min(size, firstBatch)
 		for {
-			batch := make([]ledger.Item, 0, size)
+			batch := make([]ledger.Item, 0, n)
 			var rerr error
-			for len(batch) < size {
+			for len(batch) < n {
 				it, err := items(ctx)
 				if err != nil {
 					rerr = err
@@ -382,6 +392,7 @@ func (s *Store) CatchUp(ctx context.Context, src Source, progress func(applied u
 			if eof || cb.err != nil || cb.broken != nil {
 				return
 			}
+			n = min(2*n, size)
 		}
 	}()
 	for cb := range checked {
@@ -391,11 +402,56 @@ func (s *Store) CatchUp(ctx context.Context, src Source, progress func(applied u
 		if err := s.write(cb); err != nil {
 			return err
 		}
+		flush.start()
 		if progress != nil {
 			progress(s.Applied())
 		}
 	}
 	return ctx.Err()
+}
+
+// backgroundFlush writes the file's dirty pages out while a rebuild goes
+// on, one fsync at a time, so that the rebuild's final Sync finds little
+// left to write and the disk works while the CPUs do. A zero value (no db)
+// does nothing.
+type backgroundFlush struct {
+	db   *bolt.DB
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	busy bool
+	err  error
+}
+
+// start begins an fsync unless one is running.
+func (f *backgroundFlush) start() {
+	if f.db == nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.busy {
+		return
+	}
+	f.busy = true
+	f.wg.Go(func() {
+		err := f.db.Sync()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.busy = false
+		if err != nil && f.err == nil {
+			// Kept: after a failed fsync the kernel may have dropped the
+			// pages, and a later fsync can succeed without them.
+			f.err = fmt.Errorf("projections: flush: %w", err)
+		}
+	})
+}
+
+// wait waits for the running fsync and returns the first error any had.
+func (f *backgroundFlush) wait() error {
+	f.wg.Wait()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
 }
 
 // checkedBatch is a batch whose CPU work is done: the envelopes of its good
@@ -451,6 +507,10 @@ func check(checker *ledger.Checker, chain *ledger.ChainState, keys *ledger.Keyri
 // rebuildBatch is how many events one transaction applies when commits are
 // not synced (a rebuild).
 const rebuildBatch = 10000
+
+// firstBatch is the size of CatchUp's first batch; each next one doubles
+// until the full size.
+const firstBatch = 500
 
 // applyBatch is how many events one bbolt transaction applies at most.
 const applyBatch = 1000

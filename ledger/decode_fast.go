@@ -84,21 +84,15 @@ func (p *fastParser) object(out *json.RawMessage) bool {
 	if p.i >= len(p.b) || p.b[p.i] != '{' {
 		return false
 	}
-	depth, inStr := 0, false
+	depth := 0
 	for j := p.i; j < len(p.b); j++ {
-		c := p.b[j]
-		if inStr {
-			switch c {
-			case '\\':
-				j++
-			case '"':
-				inStr = false
-			}
-			continue
-		}
-		switch c {
+		switch p.b[j] {
 		case '"':
-			inStr = true
+			end, ok := stringEnd(p.b, j+1)
+			if !ok {
+				return false
+			}
+			j = end
 		case '{', '[':
 			depth++
 		case '}', ']':
@@ -115,6 +109,28 @@ func (p *fastParser) object(out *json.RawMessage) bool {
 		}
 	}
 	return false
+}
+
+// stringEnd returns the position of the quote that closes the string whose
+// contents start at i: the first quote not escaped by an odd run of
+// backslashes. It jumps from quote to quote (bytes.IndexByte), which is
+// several times faster than a byte-by-byte scan over a long description.
+func stringEnd(b []byte, i int) (int, bool) {
+	for from := i; ; {
+		k := bytes.IndexByte(b[from:], '"')
+		if k < 0 {
+			return 0, false
+		}
+		q := from + k
+		n := 0
+		for q-1-n >= i && b[q-1-n] == '\\' {
+			n++
+		}
+		if n%2 == 0 {
+			return q, true
+		}
+		from = q + 1
+	}
 }
 
 // uint reads a non-negative integer without leading zeros that fits in

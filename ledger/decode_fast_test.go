@@ -3,8 +3,10 @@ package ledger
 import (
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -50,10 +52,18 @@ func plainString(r *rand.Rand) string {
 }
 
 // checkSameAsEncodingJSON fails if decodeFast accepts raw but decodes it
-// differently from encoding/json.
+// differently from encoding/json. Without the data scan it must find the
+// same envelope whenever the data is JSON.
 func checkSameAsEncodingJSON(t testing.TB, raw []byte) bool {
 	t.Helper()
 	fast, ok := decodeFast(raw, false)
+	if unscanned, uok := decodeFast(raw, true); uok && json.Valid(unscanned.Data) {
+		if !ok || !reflect.DeepEqual(*fast, *unscanned) {
+			t.Fatalf("without the data scan the fast path decodes differently (ok %v):\n%+v\n%q", ok, unscanned, raw)
+		}
+	} else if ok {
+		t.Fatalf("the fast path accepts only with the data scan: %q", raw)
+	}
 	if !ok {
 		return false
 	}
@@ -126,4 +136,25 @@ func BenchmarkDecode(b *testing.B) {
 			_ = json.Unmarshal(raw, &e)
 		}
 	})
+	// A flow event as the rebuild benchmark writes them: a 1 KiB description.
+	data, err := CanonicalJSON(map[string]any{"id": "0192f3a4-1111-7222-8333-444455556666", "name": "flow-1",
+		"description": strings.Repeat("Settles card transactions, \"quoted\". ", 26), "tags": map[string]string{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := NewDraftCanonicalData(Envelope{ID: "e1", Type: "flow.created", Aggregate: "flow", AggregateID: "f1",
+		Actor: "anonymous", Time: FormatTime(time.Unix(1, 0)), Data: data}, "s")
+	if err != nil {
+		b.Fatal(err)
+	}
+	flow := NewSigner(ed25519.NewKeyFromSeed(make([]byte, 32)), time.Unix(0, 0)).Seal(d, 1, ZeroHash).Raw
+	for _, skip := range []bool{false, true} {
+		b.Run(fmt.Sprintf("fast, 1 KiB flow, skipDataScan=%v", skip), func(b *testing.B) {
+			for b.Loop() {
+				if _, ok := decodeFast(flow, skip); !ok {
+					b.Fatal("fell back")
+				}
+			}
+		})
+	}
 }

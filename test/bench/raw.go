@@ -86,7 +86,65 @@ func benchRaw(ctx context.Context, o *options) []row {
 		rawBatches(ctx, o, rawBatch, false),
 		rawBatches(ctx, o, rawBatch, true),
 		rawBatches(ctx, o, 32, true),
+		rawPipelined(ctx, o, rawPipelineDepth),
 	}
+}
+
+// rawPipelineDepth is how many plain publishes (a-piped) keeps in flight:
+// about the batch the writer forms with 32 closed-loop HTTP clients.
+const rawPipelineDepth = 14
+
+// rawPipelined measures the alternative to an atomic batch for commands of
+// one event: each its own message, published without waiting, with
+// Nats-Expected-Last-Sequence (one after the other, so a failure dooms
+// those behind it) and Nats-Msg-Id, depth at a time. With SyncAlways every
+// message is its own fsync, without the batch's staging store.
+func rawPipelined(ctx context.Context, o *options, depth int) row {
+	r := row{key: fmt.Sprintf("a-piped%d", depth), name: fmt.Sprintf("(a-piped%d) %d plain publishes in flight + expected seq, id", depth, depth),
+		unit: "msgs/s", latOf: "group"}
+	rs, err := startRaw(ctx, r.key)
+	defer rs.close(o)
+	if err != nil {
+		r.failed, r.note = true, err.Error()
+		return r
+	}
+	data := payload1K()
+	var last uint64
+	var lat []time.Duration
+	n := 0
+	start := time.Now()
+	deadline := start.Add(o.sz.batchMax)
+	futures := make([]jetstream.PubAckFuture, depth)
+	for n < o.sz.batchMsgs && time.Now().Before(deadline) && ctx.Err() == nil {
+		t0 := time.Now()
+		for i := range futures {
+			m := nats.NewMsg(rawSubject)
+			m.Data = data
+			m.Header.Set(jetstream.MsgIDHeader, uuid.NewString())
+			m.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(last+uint64(i), 10))
+			if futures[i], err = rs.js.PublishMsgAsync(m); err != nil {
+				r.failed, r.note = true, fmt.Sprintf("publish at %d: %v", last+uint64(i), err)
+				return r
+			}
+		}
+		for _, f := range futures {
+			select {
+			case ack := <-f.Ok():
+				last = ack.Sequence
+			case err := <-f.Err():
+				r.failed, r.note = true, fmt.Sprintf("publish after %d: %v", last, err)
+				return r
+			}
+		}
+		n += depth
+		lat = append(lat, time.Since(t0))
+	}
+	took := time.Since(start)
+	sortDurations(lat)
+	r.value = perSec(n, took)
+	r.p50, r.p99 = percentile(lat, .50), percentile(lat, .99)
+	r.note = fmt.Sprintf("%d msgs in %d groups, %s", n, len(lat), took.Round(time.Millisecond))
+	return r
 }
 
 func rawSingle(ctx context.Context, o *options) row {

@@ -534,14 +534,16 @@ func (s *Store) apply(items []ledger.Item) error {
 	return s.write(cb)
 }
 
-// appendOnly are the buckets whose keys only grow (a sequence, or a type
-// and a sequence), so a page once full is never written into again.
+// appendOnly are the buckets whose keys only grow at the end of a few
+// ranges (the sequence; an audit type, an actor or a search type followed
+// by the sequence), so a page behind those ends is never written into
+// again.
 var appendOnly = [][]byte{bucketEvents, bucketAuditType, bucketAuditActor, bucketSearch}
 
 // packAppendOnly makes tx fill the pages of the append-only buckets
 // completely. bbolt splits a node at half a page by default, which leaves
-// room for inserts in the middle; these buckets never get any, so the
-// default would leave every page half empty and write twice the pages.
+// room for inserts in the middle; these buckets get none, so the default
+// would leave their pages half empty and write twice as many.
 func packAppendOnly(tx *bolt.Tx) {
 	for _, name := range appendOnly {
 		if b := tx.Bucket(name); b != nil {

@@ -1221,6 +1221,12 @@ func TestSearch(t *testing.T) {
 		hits := objects(t, search(t, "q=card+trans&type=flow")["results"])
 		require.Len(t, hits, 1)
 		assert.Equal(t, "Settles CARD transactions", hits[0]["description"])
+		assert.Equal(t, map[string]any{"orgSlug": ""}, hits[0]["metadata"], "a flow without an organisation")
+		require.Equal(t, http.StatusCreated, c.do(t, http.MethodPost, "/api/v1/organisations", map[string]any{"slug": "lynx-org", "name": "Lynx"}).status)
+		c.createFlow(t, map[string]any{"name": "lynx-flow", "orgSlug": "lynx-org"})
+		hits = objects(t, search(t, "q=lynx-flow")["results"])
+		require.Len(t, hits, 1)
+		assert.Equal(t, map[string]any{"orgSlug": "lynx-org"}, hits[0]["metadata"])
 
 		described := c.createFlow(t, map[string]any{"name": "described-flow", "description": "First words"})["id"].(string)
 		r := c.do(t, http.MethodPut, "/api/v1/flows/"+described, map[string]any{"description": "Second words"})

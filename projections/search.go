@@ -91,7 +91,7 @@ func flowSearchDoc(f *domain.Flow) *searchDoc {
 	// holds it already, and Search takes it from the flow for the hits it
 	// returns.
 	return &searchDoc{Type: "flow", ID: f.ID, Title: f.Name,
-		Metadata: map[string]string{"orgSlug": f.Org()}, Text: searchText(parts...)}
+		Metadata: map[string]string{"orgSlug": deref(f.OrgSlug)}, Text: searchText(parts...)}
 }
 
 // searchKey is a document's key in search_ids.

@@ -109,22 +109,15 @@ func rawPipelined(ctx context.Context, o *options, depth int) row {
 		return r
 	}
 	data := payload1K()
-	var last uint64
-	var lat []time.Duration
-	n := 0
-	start := time.Now()
-	deadline := start.Add(o.sz.batchMax)
 	futures := make([]jetstream.PubAckFuture, depth)
-	for n < o.sz.batchMsgs && time.Now().Before(deadline) && ctx.Err() == nil {
-		t0 := time.Now()
+	timedGroups(ctx, o, &r, depth, func(last uint64) (uint64, error) {
 		for i := range futures {
 			m := nats.NewMsg(rawSubject)
 			m.Data = data
 			m.Header.Set(jetstream.MsgIDHeader, uuid.NewString())
 			m.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(last+uint64(i), 10))
 			if futures[i], err = rs.js.PublishMsgAsync(m); err != nil {
-				r.failed, r.note = true, fmt.Sprintf("publish at %d: %v", last+uint64(i), err)
-				return r
+				return 0, err
 			}
 		}
 		for _, f := range futures {
@@ -132,19 +125,43 @@ func rawPipelined(ctx context.Context, o *options, depth int) row {
 			case ack := <-f.Ok():
 				last = ack.Sequence
 			case err := <-f.Err():
-				r.failed, r.note = true, fmt.Sprintf("publish after %d: %v", last, err)
-				return r
+				return 0, err
 			}
 		}
-		n += depth
+		return last, nil
+	})
+	return r
+}
+
+// timedGroups stores groups of size messages with publish (which returns
+// the sequence of the group's last message) until the workload's count or
+// time is reached, and fills r with the rate and the group latencies.
+func timedGroups(ctx context.Context, o *options, r *row, size int, publish func(last uint64) (uint64, error)) {
+	var last uint64
+	var lat []time.Duration
+	n := 0
+	start := time.Now()
+	deadline := start.Add(o.sz.batchMax)
+	for n < o.sz.batchMsgs && time.Now().Before(deadline) && ctx.Err() == nil {
+		t0 := time.Now()
+		seq, err := publish(last)
+		if err != nil {
+			r.failed, r.note = true, fmt.Sprintf("%s after %d: %v", r.latOf, last, err)
+			return
+		}
+		last = seq
+		n += size
 		lat = append(lat, time.Since(t0))
 	}
 	took := time.Since(start)
 	sortDurations(lat)
 	r.value = perSec(n, took)
 	r.p50, r.p99 = percentile(lat, .50), percentile(lat, .99)
-	r.note = fmt.Sprintf("%d msgs in %d groups, %s", n, len(lat), took.Round(time.Millisecond))
-	return r
+	groups := r.latOf + "s"
+	if r.latOf == "batch" {
+		groups = "batches"
+	}
+	r.note = fmt.Sprintf("%d msgs in %d %s, %s", n, len(lat), groups, took.Round(time.Millisecond))
 }
 
 func rawSingle(ctx context.Context, o *options) row {
@@ -201,27 +218,9 @@ func rawBatches(ctx context.Context, o *options, size int, withMsgID bool) row {
 		return r
 	}
 	data := payload1K()
-	var last uint64
-	var lat []time.Duration
-	n := 0
-	start := time.Now()
-	deadline := start.Add(o.sz.batchMax)
-	for n < o.sz.batchMsgs && time.Now().Before(deadline) && ctx.Err() == nil {
-		t0 := time.Now()
-		seq, err := publishBatch(rs.nc, data, last, size, withMsgID)
-		if err != nil {
-			r.failed, r.note = true, fmt.Sprintf("batch at %d: %v", last, err)
-			return r
-		}
-		last = seq
-		n += size
-		lat = append(lat, time.Since(t0))
-	}
-	took := time.Since(start)
-	sortDurations(lat)
-	r.value = perSec(n, took)
-	r.p50, r.p99 = percentile(lat, .50), percentile(lat, .99)
-	r.note = fmt.Sprintf("%d msgs in %d batches, %s", n, len(lat), took.Round(time.Millisecond))
+	timedGroups(ctx, o, &r, size, func(last uint64) (uint64, error) {
+		return publishBatch(rs.nc, data, last, size, withMsgID)
+	})
 	return r
 }
 

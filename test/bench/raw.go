@@ -102,35 +102,44 @@ const rawPipelineDepth = 14
 func rawPipelined(ctx context.Context, o *options, depth int) row {
 	r := row{key: fmt.Sprintf("a-piped%d", depth), name: fmt.Sprintf("(a-piped%d) %d plain publishes in flight + expected seq, id", depth, depth),
 		unit: "msgs/s", latOf: "group"}
+	onRaw(ctx, o, &r, func(rs *rawServer, data []byte) {
+		futures := make([]jetstream.PubAckFuture, depth)
+		timedGroups(ctx, o, &r, depth, func(last uint64) (uint64, error) {
+			for i := range futures {
+				m := nats.NewMsg(rawSubject)
+				m.Data = data
+				m.Header.Set(jetstream.MsgIDHeader, uuid.NewString())
+				m.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(last+uint64(i), 10))
+				f, err := rs.js.PublishMsgAsync(m)
+				if err != nil {
+					return 0, err
+				}
+				futures[i] = f
+			}
+			for _, f := range futures {
+				select {
+				case ack := <-f.Ok():
+					last = ack.Sequence
+				case err := <-f.Err():
+					return 0, err
+				}
+			}
+			return last, nil
+		})
+	})
+	return r
+}
+
+// onRaw starts a raw server for row r, runs measure on it with a 1 KiB
+// payload and stops it; a server that does not start fails the row.
+func onRaw(ctx context.Context, o *options, r *row, measure func(rs *rawServer, data []byte)) {
 	rs, err := startRaw(ctx, r.key)
 	defer rs.close(o)
 	if err != nil {
 		r.failed, r.note = true, err.Error()
-		return r
+		return
 	}
-	data := payload1K()
-	futures := make([]jetstream.PubAckFuture, depth)
-	timedGroups(ctx, o, &r, depth, func(last uint64) (uint64, error) {
-		for i := range futures {
-			m := nats.NewMsg(rawSubject)
-			m.Data = data
-			m.Header.Set(jetstream.MsgIDHeader, uuid.NewString())
-			m.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(last+uint64(i), 10))
-			if futures[i], err = rs.js.PublishMsgAsync(m); err != nil {
-				return 0, err
-			}
-		}
-		for _, f := range futures {
-			select {
-			case ack := <-f.Ok():
-				last = ack.Sequence
-			case err := <-f.Err():
-				return 0, err
-			}
-		}
-		return last, nil
-	})
-	return r
+	measure(rs, payload1K())
 }
 
 // timedGroups stores groups of size messages with publish (which returns
@@ -211,15 +220,10 @@ func rawBatches(ctx context.Context, o *options, size int, withMsgID bool) row {
 		r = row{key: fmt.Sprintf("a-batch%d-id", size), name: fmt.Sprintf("(a-batch%d+id) batches of %d + Nats-Msg-Id", size, size),
 			unit: "msgs/s", latOf: "batch"}
 	}
-	rs, err := startRaw(ctx, r.key)
-	defer rs.close(o)
-	if err != nil {
-		r.failed, r.note = true, err.Error()
-		return r
-	}
-	data := payload1K()
-	timedGroups(ctx, o, &r, size, func(last uint64) (uint64, error) {
-		return publishBatch(rs.nc, data, last, size, withMsgID)
+	onRaw(ctx, o, &r, func(rs *rawServer, data []byte) {
+		timedGroups(ctx, o, &r, size, func(last uint64) (uint64, error) {
+			return publishBatch(rs.nc, data, last, size, withMsgID)
+		})
 	})
 	return r
 }

@@ -10,7 +10,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -180,4 +183,58 @@ func TestSignedEventWithUnreadableDataHalts(t *testing.T) {
 			assert.Equal(t, uint64(2), s.Applied(), "the events before it stay applied")
 		})
 	}
+}
+
+// TestUnsyncedStoreAsAKilledProcessLeavesIt copies the file of a store that
+// commits without fsync and grows without bbolt's truncate (SetNoSync), as
+// a killed process leaves it in the page cache, while it is open: the copy
+// opens, passes bbolt's consistency check and holds every commit.
+func TestUnsyncedStoreAsAKilledProcessLeavesIt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	es := eventstoretest.Start(t)
+	w, err := eventstore.NewWriter(ctx, es.WriterConfig())
+	require.NoError(t, err)
+	t.Cleanup(w.Close)
+	dir := t.TempDir()
+	s := openStore(t, filepath.Join(dir, "rm.db"))
+	s.SetNoSync(true)
+	description := strings.Repeat("grows the file ", domain.MaxDescLen/15)
+	const rounds, perRound = 8, 400
+	for r := 0; r < rounds; r++ {
+		var wg sync.WaitGroup
+		errs := make(chan error, perRound)
+		for i := 0; i < perRound; i++ {
+			wg.Go(func() {
+				name := fmt.Sprintf("f%d-%d", r, i)
+				_, err := w.Submit(ctx, eventstore.Request{Command: domain.CreateFlow{ID: name,
+					Fields: domain.FlowFields{Name: &name, Description: &description}}})
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		require.NoError(t, s.CatchUp(ctx, es.Reader, nil)) // commits that grow the file
+	}
+	want, err := s.Dump()
+	require.NoError(t, err)
+
+	image, err := os.ReadFile(filepath.Join(dir, "rm.db"))
+	require.NoError(t, err)
+	// Opening the store preallocates 16 MiB with truncate; the rest grew
+	// by the commits' own writes.
+	require.Greater(t, len(image), 24<<20, "the test must grow the file past bbolt's first allocation")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "killed.db"), image, 0o600))
+	killed := openStore(t, filepath.Join(dir, "killed.db"))
+	require.NoError(t, killed.Check())
+	assert.Equal(t, uint64(rounds*perRound), killed.Applied())
+	got, err := killed.Dump()
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	flows, err := killed.Flows("")
+	require.NoError(t, err)
+	assert.Len(t, flows, rounds*perRound)
 }

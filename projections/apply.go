@@ -53,8 +53,7 @@ func prepare(e *ledger.Envelope, raw []byte) (prepared, error) {
 	}
 	switch e.Type {
 	case domain.EventFlowCreated, domain.EventFlowUpdated:
-		var f domain.Flow
-		err := json.Unmarshal(e.Data, &f)
+		f, err := decodeFlow(e.Data)
 		if err != nil {
 			return p, err
 		}

@@ -36,11 +36,11 @@ func flowAt(tx *bolt.Tx, seq []byte) (*domain.Flow, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := new(domain.Flow)
-	if err := json.Unmarshal(data, f); err != nil {
+	f, err := decodeFlow(data)
+	if err != nil {
 		return nil, fmt.Errorf("projections: flow at %x: %w", seq, err)
 	}
-	return f, nil
+	return &f, nil
 }
 
 // Flows lists flows, oldest first; org, if not empty, filters by org slug.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -66,17 +67,23 @@ func rebuildCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rebuild",
 		Short: "Drop the read models and replay the ledger into them (server must be stopped)",
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (retErr error) {
 			if err := envDefaults(cmd.Flags()); err != nil {
 				return err
 			}
 			ctx, cancel := signalContext()
 			defer cancel()
-			store, err := projections.Open(app.ReadModelPath(sf.dataDir), nil)
+			// Like a serving node, with the marker that has a machine crash
+			// during the rebuild discard the torn file on the next start.
+			store, err := app.OpenReadModels(sf.dataDir, slog.Default())
 			if err != nil {
 				return err
 			}
-			defer func() { _ = store.Close() }()
+			defer func() {
+				if cerr := app.CloseReadModels(sf.dataDir, store); cerr != nil && retErr == nil {
+					retErr = cerr
+				}
+			}()
 			keys, err := app.LoadKeyring(sf.dataDir, nil)
 			if err != nil {
 				return err

@@ -292,7 +292,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{Conn: conn, Signer: signer, Keys: keys, dataDir: cfg.DataDir, done: make(chan struct{})}
-	if n.Store, err = openReadModels(cfg.DataDir, cfg.Logger); err != nil {
+	if n.Store, err = OpenReadModels(cfg.DataDir, cfg.Logger); err != nil {
 		conn.Close()
 		return nil, err
 	}
@@ -358,7 +358,7 @@ func (n *Node) closeParts() {
 		n.Writer.Close()
 	}
 	if n.Store != nil {
-		if err := closeReadModels(n.dataDir, n.Store); err != nil {
+		if err := CloseReadModels(n.dataDir, n.Store); err != nil {
 			slog.Default().Error("close read models", "err", err)
 		}
 	}

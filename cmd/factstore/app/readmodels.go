@@ -33,9 +33,10 @@ func bootID() []byte {
 	return bytes.TrimSpace(id)
 }
 
-// openReadModels opens the read models for live use without fsync,
-// discarding them first if the machine restarted since an unclean stop.
-func openReadModels(dataDir string, log *slog.Logger) (*projections.Store, error) {
+// OpenReadModels opens the read models for writing without fsync (a
+// serving node, `factstore rebuild`), discarding them first if the machine
+// restarted since an unclean stop. CloseReadModels ends that.
+func OpenReadModels(dataDir string, log *slog.Logger) (*projections.Store, error) {
 	marker := filepath.Join(dataDir, dirtyMarker)
 	path := ReadModelPath(dataDir)
 	if prev, err := os.ReadFile(marker); err == nil { //nolint:gosec // inside the data directory
@@ -58,8 +59,12 @@ func openReadModels(dataDir string, log *slog.Logger) (*projections.Store, error
 	return store, nil
 }
 
-// closeReadModels syncs and closes the read models, then removes the marker.
-func closeReadModels(dataDir string, store *projections.Store) error {
+// CloseReadModels syncs and closes the read models, then removes the marker.
+func CloseReadModels(dataDir string, store *projections.Store) error {
+	if err := store.Sync(); err != nil {
+		_ = store.Close()
+		return err
+	}
 	if err := store.Close(); err != nil {
 		return err
 	}

@@ -13,6 +13,16 @@ import (
 // DefaultStream is the name of the ledger stream.
 const DefaultStream = "FACTSTORE"
 
+// The headers of JetStream's atomic batch publish. JetStream stores them
+// with every message of a batch, so a reader of the stream sees where a
+// group commit ends: every message carries the batch id, only the last one
+// the commit.
+const (
+	HeaderBatchID       = "Nats-Batch-Id"
+	HeaderBatchSequence = "Nats-Batch-Sequence"
+	HeaderBatchCommit   = "Nats-Batch-Commit"
+)
+
 // SubjectPrefix starts every event subject: factstore.events.<org>.<aggregate>.<type>.
 const SubjectPrefix = "factstore.events."
 

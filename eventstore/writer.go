@@ -789,10 +789,10 @@ func batchMsgs(drafts []ledger.Draft, sealed []ledger.Sealed, expectLast uint64)
 			m.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(expectLast, 10))
 		}
 		if batchID != "" {
-			m.Header.Set("Nats-Batch-Id", batchID)
-			m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
+			m.Header.Set(HeaderBatchID, batchID)
+			m.Header.Set(HeaderBatchSequence, strconv.Itoa(i+1))
 			if i == len(sealed)-1 {
-				m.Header.Set("Nats-Batch-Commit", "1")
+				m.Header.Set(HeaderBatchCommit, "1")
 			}
 		}
 		msgs[i] = m

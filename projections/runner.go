@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/factstore/factstore/eventstore"
 	"github.com/factstore/factstore/ledger"
 )
 
@@ -44,7 +45,7 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) error {
 		h := m.Headers()
 		d := delivered{
 			Item:     ledger.Item{Pos: md.Sequence.Stream, Raw: m.Data()},
-			midBatch: h.Get(hdrBatchID) != "" && h.Get(hdrBatchCommit) == "",
+			midBatch: h.Get(eventstore.HeaderBatchID) != "" && h.Get(eventstore.HeaderBatchCommit) == "",
 		}
 		select {
 		case in <- d:
@@ -112,13 +113,6 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) error {
 		}
 	}
 }
-
-// The headers JetStream stores on the messages of an atomic batch: every
-// message carries the batch id, and only the last one the commit.
-const (
-	hdrBatchID     = "Nats-Batch-Id"
-	hdrBatchCommit = "Nats-Batch-Commit"
-)
 
 // batchRestWait bounds the wait for the rest of an atomic batch. The rest
 // of a committed batch is already stored, so it normally arrives within

@@ -237,8 +237,8 @@ func publishBatch(nc *nats.Conn, data []byte, expectLast uint64, size int, withM
 	for i := 1; i <= size; i++ {
 		m := nats.NewMsg(rawSubject)
 		m.Data = data
-		m.Header.Set("Nats-Batch-Id", id)
-		m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i))
+		m.Header.Set(eventstore.HeaderBatchID, id)
+		m.Header.Set(eventstore.HeaderBatchSequence, strconv.Itoa(i))
 		if withMsgID {
 			m.Header.Set(jetstream.MsgIDHeader, uuid.NewString())
 		}
@@ -251,7 +251,7 @@ func publishBatch(nc *nats.Conn, data []byte, expectLast uint64, size int, withM
 			}
 			continue
 		}
-		m.Header.Set("Nats-Batch-Commit", "1")
+		m.Header.Set(eventstore.HeaderBatchCommit, "1")
 		resp, err := nc.RequestMsg(m, 30*time.Second)
 		if err != nil {
 			return 0, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/factstore/factstore/domain"
 	"github.com/factstore/factstore/eventstore"
+	"github.com/factstore/factstore/policy/custom"
 	"github.com/factstore/factstore/policy/evidence"
 	"github.com/factstore/factstore/projections"
 )
@@ -43,7 +44,8 @@ func statusOf(err error) int {
 	case errors.Is(err, domain.ErrConflict):
 		return http.StatusConflict
 	case errors.Is(err, eventstore.ErrChainBroken), errors.Is(err, eventstore.ErrUnavailable),
-		errors.Is(err, eventstore.ErrClosed), errors.Is(err, projections.ErrHalted), errors.Is(err, errNotReady):
+		errors.Is(err, eventstore.ErrClosed), errors.Is(err, projections.ErrHalted), errors.Is(err, errNotReady),
+		errors.Is(err, custom.ErrBusy):
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError

@@ -365,7 +365,6 @@ func TestEvaluate_summary(t *testing.T) {
 }
 
 func TestEvaluate_slowRulesStopped(t *testing.T) {
-	t.Parallel()
 	tests := []string{
 		"[range(1e9)] | length > 0",
 		"last(range(1e12)) > 0",
@@ -482,7 +481,6 @@ func TestEvaluate_concurrent(t *testing.T) {
 // TestEvaluate_overallBudget: slow expressions share one budget, so many
 // of them cannot add up to minutes.
 func TestEvaluate_overallBudget(t *testing.T) {
-	t.Parallel()
 	rules := make([]string, 15)
 	for i := range rules {
 		rules[i] = "last(range(1e12)) > 0"
@@ -498,4 +496,21 @@ func TestEvaluate_overallBudget(t *testing.T) {
 		assert.Contains(t, r.Error, "time limit")
 	}
 	assert.Contains(t, res.Summary[0].Error, "time limit")
+}
+
+// TestEvaluate_memoryHog: a rule that allocates without bound is stopped
+// by the heap watchdog and fails the evaluation as a bad definition
+// (ErrInvalid, answered 400), not as a stored non-compliant attestation.
+// Not parallel: the watchdog sees the whole process's heap.
+func TestEvaluate_memoryHog(t *testing.T) {
+	defer custom.SetHeapLimit(32 << 20)()
+	// 100 strings of 10 MB: a gigabyte unless stopped.
+	_, err := jqType(`[range(100)] | map("xxxxxxxxxx" * 1000000) | length > 0`).Evaluate(context.Background(), nil)
+	require.ErrorIs(t, err, custom.ErrInvalid)
+	assert.Contains(t, err.Error(), "memory limit (the heap grew by more than 32 MiB")
+
+	// The same type with a modest rule still evaluates.
+	res, err := jqType(`[range(100)] | map("x" * 1000) | length == 100`).Evaluate(context.Background(), nil)
+	require.NoError(t, err)
+	assert.True(t, res.Compliant)
 }

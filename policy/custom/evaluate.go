@@ -69,8 +69,9 @@ var (
 // passed through encoding/json first. Each expression runs with its own
 // timeout and output limit, and all of them share an overall time budget;
 // an expression stopped by either fails (a rule) or shows an error (a
-// summary row). Only a bad definition or bad data (ErrInvalid)
-// or a cancelled ctx make Evaluate fail.
+// summary row). Only a bad definition or bad data (ErrInvalid, which
+// includes rules that pass the memory limit), a cancelled ctx, or no free
+// evaluation slot (ErrBusy; see memguard.go) make Evaluate fail.
 func (t *Type) Evaluate(ctx context.Context, data any) (Result, error) {
 	prog, err := t.compile()
 	if err != nil {
@@ -81,14 +82,19 @@ func (t *Type) Evaluate(ctx context.Context, data any) (Result, error) {
 		return Result{}, fmt.Errorf("%w: attestation data: %w", ErrInvalid, err)
 	}
 	if prog.schema != nil {
-		if err := prog.schema.Validate(input); err != nil {
+		if verr := prog.schema.Validate(input); verr != nil {
 			return Result{}, fmt.Errorf("%w: attestation data does not match the schema of type %q: %s",
-				ErrInvalid, t.Name, describeSchemaError(err))
+				ErrInvalid, t.Name, describeSchemaError(verr))
 		}
 	}
 
 	budget, cancel := context.WithTimeout(ctx, evalTimeout)
 	defer cancel()
+	budget, release, err := guardMemory(budget, evalHeapLimit)
+	if err != nil {
+		return Result{}, fmt.Errorf("evaluate custom type %q: %w", t.Name, err)
+	}
+	defer release()
 	res := Result{Compliant: true, Rules: make([]RuleOutcome, len(prog.rules)), Summary: make([]SummaryValue, len(prog.summary))}
 	rules := t.rules()
 	for i, code := range prog.rules {
@@ -100,9 +106,13 @@ func (t *Type) Evaluate(ctx context.Context, data any) (Result, error) {
 		res.Summary[i] = evalSummary(budget, code, input)
 		res.Summary[i].Name = t.Summary[i].Name
 	}
-	// A cancelled caller must not turn into a stored non-compliance.
+	// A cancelled caller, or an evaluation stopped at the memory limit, must
+	// not turn into a stored non-compliance.
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("evaluate custom type %q: %w", t.Name, err)
+	}
+	if cause := context.Cause(budget); errors.Is(cause, errHeapLimit) {
+		return Result{}, fmt.Errorf("evaluate custom type %q: %w", t.Name, cause)
 	}
 	return res, nil
 }
@@ -208,6 +218,9 @@ func run(ctx context.Context, code *gojq.Code, input any, visit func(any) bool) 
 			return nil
 		}
 		if e, isErr := v.(error); isErr {
+			if cause := context.Cause(ctx); errors.Is(cause, errHeapLimit) {
+				return cause
+			}
 			return jqError(e)
 		}
 		if !visit(v) {

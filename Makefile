@@ -33,9 +33,12 @@ test-short: ## Quick loop: tests without -race, skipping the slow ones
 FUZZ_TIME ?= 30s
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZ_TIME each (decoders at trust boundaries)
-	$(GO) test -run '^$$' -fuzz '^FuzzFlowBodies$$' -fuzztime $(FUZZ_TIME) ./httpapi
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFast$$' -fuzztime $(FUZZ_TIME) ./ledger
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeVerify$$' -fuzztime $(FUZZ_TIME) ./ledger
+	@for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZ_TIME) $$pkg || exit 1; \
+		done; \
+	done
 
 .PHONY: bench
 bench: ## Benchmark harness: one table per run, BENCH_RUNS runs, medians last

@@ -13,7 +13,8 @@ import (
 // 1e8)` over a short list allocates gigabytes (gojq checks for
 // cancellation between steps, not inside one). Evaluations therefore take
 // one of a few slots, so that concurrent requests cannot multiply that, and
-// a watchdog stops an evaluation whose heap growth passes a limit.
+// a watchdog stops an evaluation during which the heap outgrows what the
+// collector expects by a limit.
 //
 // A stopped evaluation fails the request rather than a rule, so that it is
 // never stored as a non-compliant attestation: for lack of a slot within
@@ -28,8 +29,8 @@ const (
 
 var (
 	evalSlots = make(chan struct{}, evalSlotCount)
-	// evalHeapLimit is how much the heap may grow during an evaluation
-	// (a variable for tests).
+	// evalHeapLimit is how far the heap may outgrow the collector's goal
+	// during an evaluation (a variable for tests).
 	evalHeapLimit uint64 = 1 << 30
 )
 
@@ -42,25 +43,35 @@ var errHeapLimit = errors.New("evaluation stopped at the memory limit")
 
 // memoryError is the cause a watchdog cancels an evaluation with.
 func memoryError(limit uint64) error {
-	return fmt.Errorf("%w: %w (the heap grew by more than %d MiB while the rules ran)", ErrInvalid, errHeapLimit, limit>>20)
+	return fmt.Errorf("%w: %w (the heap grew %d MiB past its expected size while the rules ran)", ErrInvalid, errHeapLimit, limit>>20)
 }
 
-// heapObjectsMetric is the heap's current size, garbage not yet swept
-// included; reading it does not stop the world.
-const heapObjectsMetric = "/memory/classes/heap/objects:bytes"
+// The heap's current size (garbage not yet swept included) and the size at
+// which the collector means to run next; reading them does not stop the
+// world.
+const (
+	heapObjectsMetric = "/memory/classes/heap/objects:bytes"
+	heapGoalMetric    = "/gc/heap/goal:bytes"
+)
 
-func heapBytes() uint64 {
-	s := []metrics.Sample{{Name: heapObjectsMetric}}
+func heapNow() (size, goal uint64) {
+	s := []metrics.Sample{{Name: heapObjectsMetric}, {Name: heapGoalMetric}}
 	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		size = s[0].Value.Uint64()
 	}
-	return s[0].Value.Uint64()
+	if s[1].Value.Kind() == metrics.KindUint64 {
+		goal = s[1].Value.Uint64()
+	}
+	return size, goal
 }
 
 // guardMemory waits for an evaluation slot and returns a context that is
-// cancelled, with memoryError as its cause, once the heap has grown by more
-// than limit since the call. release frees the slot and stops the watchdog.
+// cancelled, with memoryError as its cause, once the heap passes by more
+// than limit what it held at the call or, if more, the collector's goal
+// then: other requests' garbage grows the heap up to that goal (far, with
+// --gc-percent 400) and must not count against the evaluation. release
+// frees the slot and stops the watchdog.
 func guardMemory(ctx context.Context, limit uint64) (guarded context.Context, release func(), err error) {
 	select {
 	case evalSlots <- struct{}{}:
@@ -68,7 +79,8 @@ func guardMemory(ctx context.Context, limit uint64) (guarded context.Context, re
 		return nil, nil, fmt.Errorf("%w: %w", ErrBusy, ctx.Err())
 	}
 	guarded, cancel := context.WithCancelCause(ctx)
-	base := heapBytes()
+	size, goal := heapNow()
+	ceiling := max(size, goal) + limit
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -82,7 +94,7 @@ func guardMemory(ctx context.Context, limit uint64) (guarded context.Context, re
 			case <-guarded.Done():
 				return
 			case <-tick.C:
-				if h := heapBytes(); h > base && h-base > limit {
+				if h, _ := heapNow(); h > ceiling {
 					cancel(memoryError(limit))
 					return
 				}

@@ -45,8 +45,9 @@ bench: ## Benchmark harness: one table per run, BENCH_RUNS runs, medians last
 	$(GO) run ./test/bench -runs $(BENCH_RUNS)
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## golangci-lint (installs the pinned version if missing)
+lint: $(GOLANGCI_LINT) ## golangci-lint (installs the pinned version if missing), and go.mod tidy
 	$(GOLANGCI_LINT) run ./...
+	$(GO) mod tidy -diff
 
 $(GOLANGCI_LINT):
 	GOFLAGS=-buildvcs=false $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)

@@ -221,12 +221,14 @@ func (s *Store) Close() error {
 // SetNoSync turns fsync of read-model commits off (for a rebuild, which
 // calls Sync at the end, and for the live read models, which are discarded
 // after a machine crash) or back on. Without fsync the file also grows
-// without bbolt's truncate and fsync (NoGrowSync): they only keep the file's
-// size across a machine crash, which such a file does not outlive, and that
-// fsync writes out every page the unsynced commits left dirty, stalling the
-// commit that grows the file by 10–20 ms (and every request waiting for it).
-// Every page a commit references has been written by then, so the file
-// always covers what is read through the map.
+// without bbolt's truncate and fsync (NoGrowSync). bbolt calls that unsafe
+// on ext4 because after a machine crash the file's size may not cover its
+// pages; such a file does not outlive a machine crash (the caller discards
+// it), and that fsync wrote out every page the unsynced commits had left
+// dirty, stalling the commit that grew the file by 10–20 ms (and every
+// request waiting for it). Within one boot every page a commit references
+// has been written before the commit ends, so the file always covers what
+// is read through the map.
 func (s *Store) SetNoSync(v bool) {
 	s.db.NoSync = v
 	s.db.NoGrowSync = v

@@ -374,12 +374,10 @@ func TestEvaluate_slowRulesStopped(t *testing.T) {
 	for _, rule := range tests {
 		t.Run(rule, func(t *testing.T) {
 			t.Parallel()
-			start := time.Now()
 			res, err := jqType(rule).Evaluate(context.Background(), map[string]any{})
 			require.NoError(t, err)
-			assert.Less(t, time.Since(start), 5*time.Second)
 			assert.False(t, res.Compliant)
-			assert.Contains(t, res.Rules[0].Error, "time limit")
+			assert.Contains(t, res.Rules[0].Error, "time limit of 1s per expression exceeded")
 		})
 	}
 }
@@ -396,10 +394,8 @@ func TestEvaluate_callerCancel(t *testing.T) {
 
 	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	start := time.Now()
 	_, err = typ.Evaluate(ctx, nil)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(start), 900*time.Millisecond)
 }
 
 func TestEvaluate_badInput(t *testing.T) {
@@ -479,7 +475,8 @@ func TestEvaluate_concurrent(t *testing.T) {
 }
 
 // TestEvaluate_overallBudget: slow expressions share one budget, so many
-// of them cannot add up to minutes.
+// of them cannot add up to minutes: once it is spent, the remaining
+// expressions stop at once and say so.
 func TestEvaluate_overallBudget(t *testing.T) {
 	rules := make([]string, 15)
 	for i := range rules {
@@ -487,15 +484,23 @@ func TestEvaluate_overallBudget(t *testing.T) {
 	}
 	typ := jqType(rules...)
 	typ.Summary = []custom.SummaryItem{{Name: "slow", Expression: "last(range(1e12))"}}
-	start := time.Now()
 	res, err := typ.Evaluate(context.Background(), nil)
 	require.NoError(t, err)
-	assert.Less(t, time.Since(start), 13*time.Second)
 	assert.False(t, res.Compliant)
-	for _, r := range res.Rules {
-		assert.Contains(t, r.Error, "time limit")
+	ranOut := 0
+	for i, r := range res.Rules {
+		switch {
+		case strings.Contains(r.Error, "per expression exceeded"):
+			assert.Zero(t, ranOut, "rule %d ran its full second after the budget was spent", i)
+		case strings.Contains(r.Error, "per attestation exhausted"):
+			ranOut++
+		default:
+			t.Errorf("rule %d: %q", i, r.Error)
+		}
 	}
-	assert.Contains(t, res.Summary[0].Error, "time limit")
+	// 10 s of budget holds at most ten 1 s expressions.
+	assert.GreaterOrEqual(t, ranOut, 5)
+	assert.Contains(t, res.Summary[0].Error, "per attestation exhausted")
 }
 
 // TestEvaluate_memoryHog: a rule that allocates without bound is stopped

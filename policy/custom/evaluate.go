@@ -51,7 +51,8 @@ const (
 )
 
 var (
-	errTimeout   = fmt.Errorf("evaluation stopped: time limit (%s per expression, %s per attestation) exceeded", exprTimeout, evalTimeout)
+	errTimeout   = fmt.Errorf("evaluation stopped: time limit of %s per expression exceeded", exprTimeout)
+	errBudget    = fmt.Errorf("evaluation stopped: time limit of %s per attestation exhausted", evalTimeout)
 	errNoOutput  = errors.New("produced no output")
 	errTooMany   = errors.New("produced too many outputs")
 	errTooLarge  = fmt.Errorf("value larger than %d bytes", maxSummaryValueLen)
@@ -88,7 +89,7 @@ func (t *Type) Evaluate(ctx context.Context, data any) (Result, error) {
 		}
 	}
 
-	budget, cancel := context.WithTimeout(ctx, evalTimeout)
+	budget, cancel := context.WithTimeoutCause(ctx, evalTimeout, errBudget)
 	defer cancel()
 	budget, release, err := guardMemory(budget, evalHeapLimit)
 	if err != nil {
@@ -204,7 +205,7 @@ func jsonValue(v any) (any, error) {
 // run feeds code's outputs to visit until it returns false or the outputs
 // end. A jq error, the timeout or a panic inside gojq is returned.
 func run(ctx context.Context, code *gojq.Code, input any, visit func(any) bool) (err error) {
-	ctx, cancel := context.WithTimeout(ctx, exprTimeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, exprTimeout, errTimeout)
 	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {
@@ -218,7 +219,7 @@ func run(ctx context.Context, code *gojq.Code, input any, visit func(any) bool) 
 			return nil
 		}
 		if e, isErr := v.(error); isErr {
-			if cause := context.Cause(ctx); errors.Is(cause, errHeapLimit) {
+			if cause := context.Cause(ctx); errors.Is(cause, errHeapLimit) || errors.Is(cause, errBudget) || errors.Is(cause, errTimeout) {
 				return cause
 			}
 			return jqError(e)

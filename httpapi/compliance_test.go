@@ -902,8 +902,11 @@ func TestTrails(t *testing.T) {
 
 	t.Run("audit", func(t *testing.T) {
 		trailID := c.trail(t, flowB, nil)["id"].(string)
-		c.artifact(t, trailID, "web", digestFor("trail audit"))
+		digest := digestFor("trail audit")
+		c.artifact(t, trailID, "web", digest)
 		c.attest(t, trailID, map[string]any{"type": "junit", "status": "PASSED"})
+		// The decision is an event of the flow that names the trail.
+		c.assertion(t, flowB, digest)
 
 		r := c.do(t, http.MethodGet, "/api/v1/trails/"+trailID+"/audit", nil)
 		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
@@ -913,9 +916,16 @@ func TestTrails(t *testing.T) {
 			types = append(types, fmt.Sprint(e["eventType"]))
 			assert.Equal(t, trailID, e["trailId"])
 		}
-		assert.Contains(t, types, "ARTIFACT_DEPLOYED")
-		assert.Contains(t, types, "ATTESTATION_RECORDED")
-		assert.Less(t, slices.Index(types, "ARTIFACT_DEPLOYED"), slices.Index(types, "ATTESTATION_RECORDED"), "oldest first")
+		assert.Equal(t, []string{"TRAIL_STARTED", "ARTIFACT_DEPLOYED", "ATTESTATION_RECORDED", "GATE_ALLOWED"},
+			slices.DeleteFunc(types, func(s string) bool { return s == "TRAIL_STATUS_CHANGED" }), "each once, oldest first")
+
+		r = c.do(t, http.MethodGet, "/api/v1/audit?trailId="+trailID+"&sortDesc=true&size=2", nil)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		desc := r.json(t)
+		assert.EqualValues(t, len(events), desc["totalElements"])
+		page := desc["events"].([]any)
+		require.Len(t, page, 2)
+		assert.Equal(t, "GATE_ALLOWED", page[0].(map[string]any)["eventType"], "newest first")
 		requireErrorBody(t, c.do(t, http.MethodGet, "/api/v1/trails/nope/audit", nil), http.StatusNotFound)
 	})
 }

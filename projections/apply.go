@@ -103,7 +103,9 @@ func (p *prepared) write(tx *bolt.Tx) error {
 	if err := tx.Bucket(bucketAuditActor).Put(indexKey(e.Actor, e.Seq), nil); err != nil {
 		return err
 	}
-	if p.trail != "" {
+	// A trail's own events are in records under its id already; audit_trail
+	// holds the other events about a trail (Audit merges the two).
+	if p.trail != "" && p.trail != e.AggregateID {
 		if err := tx.Bucket(bucketAuditTrail).Put(indexKey(p.trail, e.Seq), nil); err != nil {
 			return err
 		}

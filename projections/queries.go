@@ -231,7 +231,7 @@ func (s *Store) Audit(q AuditQuery) (Page, error) {
 		case q.EventType != "":
 			seqs = prefixSeqs(tx.Bucket(bucketAuditType), q.EventType)
 		case q.TrailID != "":
-			seqs = prefixSeqs(tx.Bucket(bucketAuditTrail), q.TrailID)
+			seqs = mergeSeqs(prefixSeqs(tx.Bucket(bucketRecords), q.TrailID), prefixSeqs(tx.Bucket(bucketAuditTrail), q.TrailID))
 		case q.Actor != "":
 			seqs = prefixSeqs(tx.Bucket(bucketAuditActor), q.Actor)
 		case exact:
@@ -316,6 +316,23 @@ func auditMatches(e *ledger.Envelope, q AuditQuery) bool {
 		}
 	}
 	return true
+}
+
+// mergeSeqs merges two ascending lists of sequences into one, each
+// sequence once.
+func mergeSeqs(a, b []uint64) []uint64 {
+	out := make([]uint64, 0, len(a)+len(b))
+	for len(a) > 0 || len(b) > 0 {
+		switch {
+		case len(b) == 0 || (len(a) > 0 && a[0] < b[0]):
+			out, a = append(out, a[0]), a[1:]
+		case len(a) == 0 || b[0] < a[0]:
+			out, b = append(out, b[0]), b[1:]
+		default:
+			out, a, b = append(out, a[0]), a[1:], b[1:]
+		}
+	}
+	return out
 }
 
 func prefixSeqs(b *bolt.Bucket, value string) []uint64 {

@@ -30,7 +30,7 @@ var (
 	bucketRecords    = []byte("records")     // aggregateId 0 seq -> nil
 	bucketAuditType  = []byte("audit_type")  // audit type 0 seq -> nil
 	bucketAuditActor = []byte("audit_actor") // actor 0 seq -> nil
-	bucketAuditTrail = []byte("audit_trail") // trail id 0 seq -> nil
+	bucketAuditTrail = []byte("audit_trail") // trail id 0 seq -> nil, for events of other aggregates about a trail
 	bucketFlows      = []byte("flows")       // flow id -> seq of the event holding its state
 	bucketFlowNames  = []byte("flow_names")  // org/name -> flow id
 	bucketOrgs       = []byte("orgs")        // slug -> seq of the event holding its state
@@ -48,7 +48,7 @@ var (
 )
 
 // SchemaVersion is the read-model format; a file with another is rebuilt.
-const SchemaVersion = "9"
+const SchemaVersion = "10"
 
 // Store is the bbolt read-model database.
 type Store struct {

@@ -23,13 +23,12 @@ var (
 	bucketDigests       = []byte("digests")        // digest 0 seq -> artifact id
 	bucketProvenance    = []byte("provenance")     // artifact id -> seq of its latest provenance event
 	bucketAttestations  = []byte("attestations")   // attestation id -> Attestation JSON (current)
-	bucketTrailAtts     = []byte("trail_atts")     // trail id 0 seq -> attestation id
 	bucketTrailEvidence = []byte("trail_evidence") // trail id 0 seq -> attestation id
 	bucketAttEvidence   = []byte("att_evidence")   // attestation id 0 seq -> nil
 	bucketEvidence      = []byte("evidence")       // sha256 hex -> seq of the first event naming it
 
 	complianceBuckets = [][]byte{bucketTrails, bucketTrailNames, bucketFlowTrails, bucketFlowVersions, bucketArtifacts,
-		bucketDigests, bucketProvenance, bucketAttestations, bucketTrailAtts, bucketTrailEvidence, bucketAttEvidence,
+		bucketDigests, bucketProvenance, bucketAttestations, bucketTrailEvidence, bucketAttEvidence,
 		bucketEvidence, bucketSearch, bucketSearchIDs, bucketTrailFacts}
 )
 
@@ -139,10 +138,9 @@ func writeCompliance(tx *bolt.Tx, seq []byte, te *trailEvent) error {
 		return tx.Bucket(bucketProvenance).Put([]byte(p.ArtifactID), seq)
 	case te.attestation != nil:
 		a := te.attestation
-		if err := putJSON(tx.Bucket(bucketAttestations), a.ID, a); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketTrailAtts).Put(seqIndexKey(a.TrailID, seq), []byte(a.ID))
+		// The trail's list of attestations is its attestation facts
+		// (trail_facts), which lead with the attestation's id.
+		return putJSON(tx.Bucket(bucketAttestations), a.ID, a)
 	case te.evidence != nil:
 		return writeEvidence(tx, seq, te.evidence)
 	}

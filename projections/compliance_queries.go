@@ -229,12 +229,16 @@ func (s *Store) TrailAttestations(trailID string, page, size int) ([]domain.Atte
 			return domain.NotFound("trail", trailID)
 		}
 		skip := page * size
-		return forPrefix(tx.Bucket(bucketTrailAtts), trailID, func(_ uint64, id []byte) error {
+		return forPrefix(tx.Bucket(bucketTrailFacts), trailID, func(_ uint64, rec []byte) error {
+			id, ok := attestationFactID(rec)
+			if !ok {
+				return nil
+			}
 			total++
 			if size > 0 && (total <= skip || len(out) >= size) {
 				return nil
 			}
-			return appendJSON(tx.Bucket(bucketAttestations), string(id), &out)
+			return appendJSON(tx.Bucket(bucketAttestations), id, &out)
 		})
 	})
 	return out, total, err

@@ -20,10 +20,10 @@ func decodeFast(raw []byte, skipDataScan bool) (e *Envelope, ok bool) {
 		!p.Lit(`,"id":`) || !p.Str(&e.ID) ||
 		!p.Lit(`,"org":`) || !p.Str(&e.Org) ||
 		!p.Lit(`,"prev":`) || !p.Str(&e.Prev) ||
-		!p.Lit(`,"seq":`) || !p.Uint(&e.Seq) ||
+		!p.Lit(`,"seq":`) || !p.uint(&e.Seq) ||
 		!p.Lit(`,"time":`) || !p.Str(&e.Time) ||
 		!p.Lit(`,"type":`) || !p.Str(&e.Type) ||
-		!p.Lit(`,"v":`) || !p.Int(&e.V) ||
+		!p.Lit(`,"v":`) || !p.int(&e.V) ||
 		!p.Lit(`,"hash":`) || !p.Str(&e.Hash) ||
 		!p.Lit(`,"keyId":`) || !p.Str(&e.KeyID) ||
 		!p.Lit(`,"sig":`) || !p.Str(&e.Sig) ||

@@ -162,9 +162,9 @@ func (p *Scanner) Time(out *time.Time) bool {
 	return out.UnmarshalJSON(tok) == nil
 }
 
-// Uint reads a non-negative integer without leading zeros that fits in
+// uint reads a non-negative integer without leading zeros that fits in
 // 2^53 (beyond it encoding/json's float rounding would differ).
-func (p *Scanner) Uint(out *uint64) bool {
+func (p *Scanner) uint(out *uint64) bool {
 	start := p.i
 	var n uint64
 	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
@@ -181,10 +181,10 @@ func (p *Scanner) Uint(out *uint64) bool {
 	return true
 }
 
-// Int reads what Uint reads, into an int.
-func (p *Scanner) Int(out *int) bool {
+// int reads what uint reads, into an int.
+func (p *Scanner) int(out *int) bool {
 	var n uint64
-	if !p.Uint(&n) {
+	if !p.uint(&n) {
 		return false
 	}
 	*out = int(n)

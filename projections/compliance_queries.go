@@ -229,16 +229,23 @@ func (s *Store) TrailAttestations(trailID string, page, size int) ([]domain.Atte
 			return domain.NotFound("trail", trailID)
 		}
 		skip := page * size
+		var fields []string
 		return forPrefix(tx.Bucket(bucketTrailFacts), trailID, func(_ uint64, rec []byte) error {
-			id, ok := attestationFactID(rec)
-			if !ok {
+			if len(rec) == 0 || rec[0] != factAttestation {
 				return nil
 			}
 			total++
 			if size > 0 && (total <= skip || len(out) >= size) {
 				return nil
 			}
-			return appendJSON(tx.Bucket(bucketAttestations), id, &out)
+			var err error
+			if _, fields, err = decodeFact(rec, fields); err != nil {
+				return err
+			}
+			if len(fields) == 0 {
+				return errBadFact // an attestation fact leads with the attestation's id
+			}
+			return appendJSON(tx.Bucket(bucketAttestations), fields[0], &out)
 		})
 	})
 	return out, total, err

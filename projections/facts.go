@@ -60,19 +60,6 @@ func decodeFact(b []byte, out []string) (byte, []string, error) {
 	return kind, out, nil
 }
 
-// attestationFactID is the attestation id an attestation fact record
-// leads with; ok is false for other records.
-func attestationFactID(rec []byte) (id string, ok bool) {
-	if len(rec) == 0 || rec[0] != factAttestation {
-		return "", false
-	}
-	l, k := binary.Uvarint(rec[1:])
-	if k <= 0 || uint64(len(rec)-1-k) < l {
-		return "", false
-	}
-	return string(rec[1+k : 1+k+int(l)]), true
-}
-
 // factOf is the fact record of a compliance event, or nil.
 func factOf(te *trailEvent) (trailID string, rec []byte) {
 	switch {

@@ -29,7 +29,11 @@ func (p *pacer) published(f *flight, inflight []*flight, now time.Time) {
 		return // nothing was published: it costs the server nothing
 	}
 	f.expectDone = start.Add(p.service)
-	p.prep = smooth(p.prep, now.Sub(f.start))
+	from := f.start
+	if !f.prep.IsZero() {
+		from = f.prep
+	}
+	p.prep = smooth(p.prep, now.Sub(from))
 }
 
 // settled learns the server's time per batch from f's acknowledgement.
@@ -41,7 +45,9 @@ func (p *pacer) settled(f *flight) {
 	if p.lastAck.After(start) {
 		start = p.lastAck
 	}
-	p.service = smooth(p.service, f.ackAt.Sub(start))
+	if !f.streamed {
+		p.service = smooth(p.service, f.ackAt.Sub(start))
+	}
 	p.lastAck = f.ackAt
 }
 

@@ -40,6 +40,12 @@ type flight struct {
 	mark     int               // the state before this flight was decided
 	prevHead ledger.ChainState // the head before this flight
 	start    time.Time
+	// prep is when its last part began to be decided; a streamed batch
+	// (streamed.go) is decided over its collection, the rest at start.
+	prep time.Time
+	// streamed is set on a batch published while it was collected: the
+	// server staged most of it before its commit.
+	streamed bool
 	pub      time.Time // when it was published
 	reply    string
 	ack      *nats.Msg
@@ -105,9 +111,24 @@ func (w *Writer) pipelineLoop() {
 		select {
 		case first := <-reqs:
 			if len(inflight) == 0 && len(held) == 0 {
-				batch := w.collect(first, lastBatch)
-				lastBatch = len(batch)
-				send(batch)
+				batch := w.drain([]*pending{first})
+				if !w.lingers(batch, lastBatch) {
+					lastBatch = len(batch)
+					send(batch)
+					break
+				}
+				// The server is idle: stream the batch while collecting it.
+				f, rest := w.streamBatch(batch, inbox, &n)
+				lastBatch = len(f.batch) + len(rest)
+				if f.reply != "" {
+					byReply[f.reply] = f
+				}
+				inflight = append(inflight, f)
+				pace.published(f, inflight, time.Now())
+				if len(rest) > 0 {
+					held = rest
+					holdUntil = pace.holdUntil(inflight)
+				}
 				break
 			}
 			// The server is busy with what is in flight: hold the
@@ -208,18 +229,14 @@ func (w *Writer) send(batch []*pending, inbox string, n *int) (*flight, int) {
 	}
 	mark := w.state.Mark()
 	start := time.Now()
-	drafts, owners, used, redo := w.decide(batch)
+	drafts, owners, used, redo := w.decide(batch, batchUse{})
 	for redo > 0 {
 		w.state.Rollback(mark)
-		drafts, owners, used, redo = w.decide(batch[:redo])
+		drafts, owners, used, redo = w.decide(batch[:redo], batchUse{})
 	}
 	f := &flight{batch: batch[:used], owners: owners, drafts: drafts, mark: mark, prevHead: w.head, start: start,
 		deadline: time.Now().Add(w.cfg.PublishTimeout)}
-	for _, p := range f.batch {
-		if p.req.IdempotencyKey != "" && !p.req.DryRun && p.follow == nil && p.replay == nil && p.err == nil {
-			w.inflightKeys[p.req.IdempotencyKey] = p
-		}
-	}
+	w.trackKeys(f.batch)
 	if len(drafts) == 0 {
 		// Nothing to publish; it completes in order behind what is in flight.
 		f.err = errSettled
@@ -234,6 +251,17 @@ func (w *Writer) send(batch []*pending, inbox string, n *int) (*flight, int) {
 	last := f.sealed[len(f.sealed)-1]
 	w.head = ledger.ChainState{NextSeq: last.Seq + 1, PrevHash: last.Hash}
 	return f, used
+}
+
+// trackKeys notes the idempotency keys of decided requests whose events
+// are about to be published, so a repeat decided before the answer follows
+// the first instead of appending again.
+func (w *Writer) trackKeys(batch []*pending) {
+	for _, p := range batch {
+		if p.req.IdempotencyKey != "" && !p.req.DryRun && p.follow == nil && p.replay == nil && p.err == nil {
+			w.inflightKeys[p.req.IdempotencyKey] = p
+		}
+	}
 }
 
 // errSettled marks a flight that needs no answer (nothing was published).

@@ -74,7 +74,9 @@ type WriterConfig struct {
 	// held more than one request). Every JetStream atomic batch has a fixed
 	// cost (a staging store, its fsync and the commit's), so a batch of 64
 	// costs little more than one of 32. Collecting stops early when no
-	// request arrives for batchIdleGap. A lone request never waits.
+	// request arrives for batchIdleGap. A lone request never waits. A
+	// batch streamed to an idle server (streamed.go) collects for twice as
+	// long and twice the idle gap: the server stages it meanwhile.
 	// Default 1 ms; negative disables.
 	MaxBatchDelay time.Duration
 	// PublishTimeout bounds the wait for a PubAck (default 30 s).
@@ -438,7 +440,7 @@ func (w *Writer) loop() {
 // arriving for up to MaxBatchDelay.
 func (w *Writer) collect(first *pending, lastBatch int) []*pending {
 	batch := w.drain([]*pending{first})
-	if w.cfg.MaxBatchDelay > 0 && (len(batch) > 1 || lastBatch > 1) {
+	if w.lingers(batch, lastBatch) {
 		batch = w.linger(batch)
 	}
 	return batch
@@ -524,10 +526,10 @@ func (w *Writer) process(batch []*pending) (n int) {
 		var drafts []ledger.Draft
 		var owners []*pending
 		var redo int
-		drafts, owners, n, redo = w.decide(batch)
+		drafts, owners, n, redo = w.decide(batch, batchUse{})
 		for redo > 0 {
 			w.state.Rollback(mark)
-			drafts, owners, n, redo = w.decide(batch[:redo])
+			drafts, owners, n, redo = w.decide(batch[:redo], batchUse{})
 		}
 		if len(drafts) == 0 {
 			w.state.Commit()
@@ -615,8 +617,10 @@ type decided struct {
 // full and returns the drafts to publish, for each the request that owns
 // it, and how many requests it decided. redo > 0 asks the caller to roll
 // the state back and decide batch[:redo] again: the batch came out over
-// the byte limit, or an event could not be encoded.
-func (w *Writer) decide(batch []*pending) (drafts []ledger.Draft, owners []*pending, n, redo int) {
+// the byte limit, or an event could not be encoded. held is what the batch
+// already holds when its requests are decided in parts (streamBatch); the
+// limits count it, and with it even the first request may be left out.
+func (w *Writer) decide(batch []*pending, held batchUse) (drafts []ledger.Draft, owners []*pending, n, redo int) {
 	now := w.cfg.Now().UTC()
 	ts := ledger.FormatTime(now)
 	keys := map[string]*pending{}
@@ -629,7 +633,7 @@ func (w *Writer) decide(batch []*pending) (drafts []ledger.Draft, owners []*pend
 			p.err = p.poison
 			continue
 		}
-		if i > 0 && (events >= w.cfg.MaxBatchEvents || p.solo) {
+		if (i > 0 || held.events > 0) && (held.events+events >= w.cfg.MaxBatchEvents || p.solo) {
 			n = i
 			break
 		}
@@ -653,8 +657,8 @@ func (w *Writer) decide(batch []*pending) (drafts []ledger.Draft, owners []*pend
 			p.err = err
 			continue
 		}
-		if !p.req.DryRun && events+len(evts) > maxAtomicBatch {
-			if events > 0 {
+		if !p.req.DryRun && held.events+events+len(evts) > maxAtomicBatch {
+			if held.events+events > 0 {
 				// Not applied: decide it again at the head of the next batch.
 				n = i
 				break
@@ -705,7 +709,7 @@ func (w *Writer) decide(batch []*pending) (drafts []ledger.Draft, owners []*pend
 		dw.d, dw.err = ledger.NewDraftCanonicalData(ledger.Envelope{ID: a.ID, Type: a.Type, Org: a.Org, Aggregate: a.Aggregate,
 			AggregateID: a.AggregateID, Actor: a.Actor, Time: ts, Data: dw.data}, Subject(a.Org, a.Aggregate, a.Type))
 	})
-	size := 0
+	size := held.bytes
 	for k := range work {
 		dw := &work[k]
 		if dw.err != nil {
@@ -716,7 +720,7 @@ func (w *Writer) decide(batch []*pending) (drafts []ledger.Draft, owners []*pend
 		if dw.p.req.DryRun {
 			continue
 		}
-		if size += dw.d.Size(); size > w.cfg.MaxBatchBytes && len(drafts) > 0 && dw.i == 0 {
+		if size += dw.d.Size(); size > w.cfg.MaxBatchBytes && (len(drafts) > 0 || held.events > 0) && dw.i == 0 {
 			// Over the byte limit: keep the commands before this one.
 			for c, p := range batch {
 				if p == dw.p {
@@ -740,6 +744,9 @@ func (w *Writer) replaySeqs(key string) []uint64 {
 		seqs = append(seqs, s)
 	}
 }
+
+// batchUse is what a batch holds: its events and their bytes.
+type batchUse struct{ events, bytes int }
 
 // pubAck is JetStream's answer to a publish.
 type pubAck struct {

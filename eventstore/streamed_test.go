@@ -1,0 +1,133 @@
+package eventstore_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/factstore/factstore/eventstore"
+	"github.com/factstore/factstore/eventstore/eventstoretest"
+)
+
+// TestStreamedBatchesKeepTheirLimits: batches streamed while they are
+// collected (closed-loop callers, the server idle between batches) never
+// exceed MaxBatchEvents; what does not fit is stored in the next batch,
+// each request once, in one chain.
+func TestStreamedBatchesKeepTheirLimits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var biggest atomic.Int64
+	w := e.writer(t, func(c *eventstore.WriterConfig) {
+		c.MaxInFlight = 3
+		c.MaxBatchEvents = 5
+		c.ObserveAppend = func(n int, _ time.Duration) {
+			for {
+				b := biggest.Load()
+				if int64(n) <= b || biggest.CompareAndSwap(b, int64(n)) {
+					return
+				}
+			}
+		}
+	})
+	ctx := context.Background()
+	const callers, each = 16, 30
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Go(func() {
+			for i := range each {
+				_, err := w.Submit(ctx, create(fmt.Sprintf("s-%d-%d", c, i)))
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, uint64(callers*each), e.verify(t).Checked, "every acknowledged request stored once")
+	assert.LessOrEqual(t, biggest.Load(), int64(5))
+	assert.Positive(t, biggest.Load())
+}
+
+// TestStreamedBatchAcrossAtomicLimit: commands of many events arriving
+// one after the other in a streamed batch go to the next batch when
+// together they would pass JetStream's limit of 1,000 messages a batch;
+// each command's events stay together.
+func TestStreamedBatchAcrossAtomicLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	w := e.writer(t, func(c *eventstore.WriterConfig) { c.MaxInFlight = 3; c.MaxBatchEvents = 1000 })
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	res := make([]eventstore.Result, 6)
+	for i := range res {
+		wg.Go(func() {
+			time.Sleep(time.Duration(i) * 100 * time.Microsecond)
+			var err error
+			res[i], err = w.Submit(ctx, eventstore.Request{Actor: "test", Command: many{n: 400}})
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	for _, r := range res {
+		require.Len(t, r.Events, 400)
+		for j, ev := range r.Events {
+			assert.Equal(t, r.Events[0].Seq+uint64(j), ev.Seq, "a command's events are contiguous")
+		}
+	}
+	assert.Equal(t, uint64(2400), e.verify(t).Checked)
+}
+
+// TestStreamedBatchCommitsWithEndMarker: a streamed batch that ends with
+// its first part (a lone request after a concurrent batch) has no message
+// held back for the commit; the end-of-batch marker commits it, and the
+// marker itself is not stored.
+func TestStreamedBatchCommitsWithEndMarker(t *testing.T) {
+	t.Parallel()
+	es := eventstoretest.Start(t)
+	cfg := es.WriterConfig()
+	cfg.MaxInFlight = 3
+	w, err := eventstore.NewWriter(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(w.Close)
+	markers := make(chan *nats.Msg, 1024)
+	sub, err := cfg.Conn.ChanSubscribe(eventstore.SubjectPrefix+">", markers)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+
+	ctx := context.Background()
+	stored := 0
+	sawMarker := false
+	for round := 0; round < 50 && !sawMarker; round++ {
+		// A burst makes the writer expect concurrent load ...
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				_, err := w.Submit(ctx, create(fmt.Sprintf("burst-%d-%d", round, i)))
+				assert.NoError(t, err)
+			})
+		}
+		wg.Wait()
+		// ... so a lone request after it is streamed, and nothing follows.
+		res, err := w.Submit(ctx, create(fmt.Sprintf("lone-%d", round)))
+		require.NoError(t, err)
+		stored += 9
+		assert.Equal(t, uint64(stored), res.Events[0].Seq)
+		for len(markers) > 0 {
+			m := <-markers
+			if m.Header.Get(eventstore.HeaderBatchCommit) == "eob" {
+				sawMarker = true
+				assert.Empty(t, m.Data)
+			}
+		}
+	}
+	require.True(t, sawMarker, "no streamed batch ended with its first part")
+	rep, err := es.Reader.Verify(ctx, es.Keys, 1, 0, nil)
+	require.NoError(t, err)
+	assert.True(t, rep.Valid)
+	assert.Equal(t, uint64(stored), rep.Checked, "markers are not stored")
+}

@@ -413,6 +413,7 @@ func (w *Writer) complete(f *flight, later []*flight) {
 	} else {
 		w.state.Commit()
 	}
+	w.released += len(f.batch)
 	for _, p := range f.batch {
 		if w.inflightKeys[p.req.IdempotencyKey] == p {
 			delete(w.inflightKeys, p.req.IdempotencyKey)

@@ -75,8 +75,8 @@ type WriterConfig struct {
 	// cost (a staging store, its fsync and the commit's), so a batch of 64
 	// costs little more than one of 32. Collecting stops early when no
 	// request arrives for batchIdleGap. A lone request never waits. A
-	// batch streamed to an idle server (streamed.go) collects for twice as
-	// long and twice the idle gap: the server stages it meanwhile.
+	// batch streamed to an idle server (streamed.go) collects for up to
+	// four times as long: the server stages it meanwhile.
 	// Default 1 ms; negative disables.
 	MaxBatchDelay time.Duration
 	// PublishTimeout bounds the wait for a PubAck (default 30 s).
@@ -210,6 +210,9 @@ type Writer struct {
 	// yet acknowledged (pipelining), so a repeat follows the first.
 	inflightKeys map[string]*pending
 	retries      int
+	// released counts the requests answered since the last streamed batch
+	// began: the callers that may come back while the next one collects.
+	released int
 
 	sealedMu sync.RWMutex
 	sealed   [sealedRing]sealedRef // recently sealed events, by seq % sealedRing

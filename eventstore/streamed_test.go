@@ -101,8 +101,8 @@ func TestStreamedBatchCommitsWithEndMarker(t *testing.T) {
 
 	ctx := context.Background()
 	stored := 0
-	sawMarker := false
-	for round := 0; round < 50 && !sawMarker; round++ {
+	marker := "" // the batch id of a batch committed by a marker
+	for round := 0; round < 50 && marker == ""; round++ {
 		// A burst makes the writer expect concurrent load ...
 		var wg sync.WaitGroup
 		for i := range 8 {
@@ -120,14 +120,29 @@ func TestStreamedBatchCommitsWithEndMarker(t *testing.T) {
 		for len(markers) > 0 {
 			m := <-markers
 			if m.Header.Get(eventstore.HeaderBatchCommit) == "eob" {
-				sawMarker = true
+				marker = m.Header.Get(eventstore.HeaderBatchID)
 				assert.Empty(t, m.Data)
 			}
 		}
 	}
-	require.True(t, sawMarker, "no streamed batch ended with its first part")
+	require.NotEmpty(t, marker, "no streamed batch ended with its first part")
 	rep, err := es.Reader.Verify(ctx, es.Keys, 1, 0, nil)
 	require.NoError(t, err)
 	assert.True(t, rep.Valid)
 	assert.Equal(t, uint64(stored), rep.Checked, "markers are not stored")
+
+	// The server marks the batch's last stored event as its commit, which
+	// the read models rely on to apply a batch in one transaction.
+	st, err := es.JS.Stream(ctx, eventstore.DefaultStream)
+	require.NoError(t, err)
+	var commits []string
+	for seq := uint64(1); seq <= uint64(stored); seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		require.NoError(t, err)
+		if m.Header.Get(eventstore.HeaderBatchID) == marker {
+			commits = append(commits, m.Header.Get(eventstore.HeaderBatchCommit))
+		}
+	}
+	require.NotEmpty(t, commits)
+	assert.Equal(t, "1", commits[len(commits)-1])
 }

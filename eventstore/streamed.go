@@ -21,11 +21,12 @@ import (
 // they arrive, each part decided, sealed and published at once: the server
 // creates the staging store and stages the first messages during the
 // collection, and only the commit is left when it ends. The last message
-// published is held back to carry the commit; when the batch ends with
-// nothing held back, an end-of-batch marker (Nats-Batch-Commit: eob, not
-// stored) commits it. Until the commit arrives nothing is stored: a batch
-// the writer abandons (a failed publish, a crash) is discarded by the
-// server.
+// is always held back to carry the commit, so staging starts with the
+// second request (microseconds after the first under load), and every
+// message on the events subjects stays an envelope: no end-of-batch marker
+// (Nats-Batch-Commit: eob) is needed. Until the commit arrives nothing is
+// stored: a batch the writer abandons (a failed publish, a crash) is
+// discarded by the server.
 
 // A streamed batch waits longer for requests than one collected before it
 // is published: the server stages what arrived meanwhile, and the commit
@@ -154,18 +155,14 @@ type streamed struct {
 	expectLast uint64
 	sent       int       // messages numbered so far
 	held       *nats.Msg // the last message, not yet published
-	subject    string    // the last message's subject, for the marker
 }
 
-// publish sends sealed events as the batch's next messages. The first part
-// goes out whole so the server starts staging at once; after that the last
-// message is held back for the commit.
+// publish sends sealed events as the batch's next messages, holding the
+// last one back to carry the commit.
 func (s *streamed) publish(nc *nats.Conn, drafts []ledger.Draft, sealed []ledger.Sealed) error {
-	first := s.sent == 0
 	for i, e := range sealed {
 		s.sent++
-		s.subject = drafts[i].Subject
-		m := nats.NewMsg(s.subject)
+		m := nats.NewMsg(drafts[i].Subject)
 		m.Data = e.Raw
 		m.Header.Set(jetstream.MsgIDHeader, drafts[i].ID)
 		m.Header.Set(HeaderBatchID, s.id)
@@ -180,25 +177,18 @@ func (s *streamed) publish(nc *nats.Conn, drafts []ledger.Draft, sealed []ledger
 		}
 		s.held = m
 	}
-	if first {
-		m := s.held
-		s.held = nil
-		if err := nc.PublishMsg(m); err != nil {
-			return fmt.Errorf("publish: %w", err)
-		}
-	}
 	return nil
 }
 
-// commit publishes the batch's commit with reply as its answer's subject:
-// on the held-back message, or as an end-of-batch marker.
+// commit publishes the held-back last message as the batch's commit, with
+// reply as its answer's subject. A batch of one event, never published,
+// goes out as a plain message, as batchMsgs sends it: an atomic batch of
+// one would cost the server a staging store for nothing.
 func (s *streamed) commit(nc *nats.Conn, reply string) error {
 	m := s.held
-	if m == nil {
-		m = nats.NewMsg(s.subject)
-		m.Header.Set(HeaderBatchID, s.id)
-		m.Header.Set(HeaderBatchSequence, strconv.Itoa(s.sent+1))
-		m.Header.Set(HeaderBatchCommit, "eob")
+	if s.sent == 1 {
+		m.Header.Del(HeaderBatchID)
+		m.Header.Del(HeaderBatchSequence)
 	} else {
 		m.Header.Set(HeaderBatchCommit, "1")
 	}

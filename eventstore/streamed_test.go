@@ -14,6 +14,7 @@ import (
 
 	"github.com/factstore/factstore/eventstore"
 	"github.com/factstore/factstore/eventstore/eventstoretest"
+	"github.com/factstore/factstore/ledger"
 )
 
 // TestStreamedBatchesKeepTheirLimits: batches streamed while they are
@@ -82,11 +83,14 @@ func TestStreamedBatchAcrossAtomicLimit(t *testing.T) {
 	assert.Equal(t, uint64(2400), e.verify(t).Checked)
 }
 
-// TestStreamedBatchCommitsWithEndMarker: a streamed batch that ends with
-// its first part (a lone request after a concurrent batch) has no message
-// held back for the commit; the end-of-batch marker commits it, and the
-// marker itself is not stored.
-func TestStreamedBatchCommitsWithEndMarker(t *testing.T) {
+// TestStreamedBatchesPublishOnlyEvents: what a core NATS subscriber on
+// the events subjects receives while batches are streamed (bursts, then a
+// lone request that ends its streamed batch with one part) is exactly the
+// stored events, in order, every message an envelope; a streamed batch of
+// several events is marked committed on its last stored event, which the
+// read models rely on to apply it in one transaction, and one of a single
+// event is stored as a plain message.
+func TestStreamedBatchesPublishOnlyEvents(t *testing.T) {
 	t.Parallel()
 	es := eventstoretest.Start(t)
 	cfg := es.WriterConfig()
@@ -94,15 +98,14 @@ func TestStreamedBatchCommitsWithEndMarker(t *testing.T) {
 	w, err := eventstore.NewWriter(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(w.Close)
-	markers := make(chan *nats.Msg, 1024)
-	sub, err := cfg.Conn.ChanSubscribe(eventstore.SubjectPrefix+">", markers)
+	seen := make(chan *nats.Msg, 4096)
+	sub, err := cfg.Conn.ChanSubscribe(eventstore.SubjectPrefix+">", seen)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sub.Unsubscribe() })
 
 	ctx := context.Background()
-	stored := 0
-	marker := "" // the batch id of a batch committed by a marker
-	for round := 0; round < 50 && marker == ""; round++ {
+	const rounds = 20
+	for round := range rounds {
 		// A burst makes the writer expect concurrent load ...
 		var wg sync.WaitGroup
 		for i := range 8 {
@@ -115,34 +118,35 @@ func TestStreamedBatchCommitsWithEndMarker(t *testing.T) {
 		// ... so a lone request after it is streamed, and nothing follows.
 		res, err := w.Submit(ctx, create(fmt.Sprintf("lone-%d", round)))
 		require.NoError(t, err)
-		stored += 9
-		assert.Equal(t, uint64(stored), res.Events[0].Seq)
-		for len(markers) > 0 {
-			m := <-markers
-			if m.Header.Get(eventstore.HeaderBatchCommit) == "eob" {
-				marker = m.Header.Get(eventstore.HeaderBatchID)
-				assert.Empty(t, m.Data)
-			}
+		assert.Equal(t, uint64(9*(round+1)), res.Events[0].Seq)
+	}
+	const stored = 9 * rounds
+	require.NoError(t, cfg.Conn.Flush())
+	st, err := es.JS.Stream(ctx, eventstore.DefaultStream)
+	require.NoError(t, err)
+	require.Len(t, seen, stored, "one published message per stored event")
+	batches := map[string][]string{} // batch id -> commit header of each event
+	for seq := uint64(1); seq <= stored; seq++ {
+		m := <-seen
+		e, err := ledger.Decode(m.Data)
+		require.NoError(t, err, "message %d is an envelope", seq)
+		sm, err := st.GetMsg(ctx, seq)
+		require.NoError(t, err)
+		assert.Equal(t, sm.Data, m.Data, "published in stored order")
+		if id := sm.Header.Get(eventstore.HeaderBatchID); id != "" {
+			batches[id] = append(batches[id], sm.Header.Get(eventstore.HeaderBatchCommit))
+		}
+		assert.Equal(t, seq, e.Seq)
+	}
+	for id, commits := range batches {
+		require.Greater(t, len(commits), 1, "batch %s: one event goes out plain", id)
+		assert.Equal(t, "1", commits[len(commits)-1], "batch %s", id)
+		for _, c := range commits[:len(commits)-1] {
+			assert.Empty(t, c, "batch %s", id)
 		}
 	}
-	require.NotEmpty(t, marker, "no streamed batch ended with its first part")
 	rep, err := es.Reader.Verify(ctx, es.Keys, 1, 0, nil)
 	require.NoError(t, err)
 	assert.True(t, rep.Valid)
-	assert.Equal(t, uint64(stored), rep.Checked, "markers are not stored")
-
-	// The server marks the batch's last stored event as its commit, which
-	// the read models rely on to apply a batch in one transaction.
-	st, err := es.JS.Stream(ctx, eventstore.DefaultStream)
-	require.NoError(t, err)
-	var commits []string
-	for seq := uint64(1); seq <= uint64(stored); seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		require.NoError(t, err)
-		if m.Header.Get(eventstore.HeaderBatchID) == marker {
-			commits = append(commits, m.Header.Get(eventstore.HeaderBatchCommit))
-		}
-	}
-	require.NotEmpty(t, commits)
-	assert.Equal(t, "1", commits[len(commits)-1])
+	assert.Equal(t, uint64(stored), rep.Checked)
 }

@@ -32,15 +32,27 @@ import (
 // is published: the server stages what arrived meanwhile, and the commit
 // costs the same however long it waited. It ends when as many requests
 // arrived as the writer answered since the previous streamed batch began
-// (closed-loop callers coming back), when none arrived for streamIdleGap,
-// or after streamDelayFactor times MaxBatchDelay. Measured with 32 HTTP
-// clients: 32 HTTP requests take 2-3 ms to arrive, and with the shorter
-// limits of a collected batch the clients split into groups that each pay
-// the commit's fixed cost.
+// (closed-loop callers coming back), when none arrived for streamIdleGap
+// (see idleGap), or after streamDelayFactor times MaxBatchDelay. Measured
+// with 32 HTTP clients: 32 HTTP requests take 2-3 ms to arrive, and with
+// the shorter limits of a collected batch the clients split into groups
+// that each pay the commit's fixed cost.
 const (
 	streamIdleGap     = 2 * batchIdleGap
 	streamDelayFactor = 4
 )
+
+// idleGap is how long a streamed batch holding n requests waits for the
+// next when expect callers may come back: three times streamIdleGap while
+// fewer than half of them are in. Closed-loop callers do not come back
+// evenly; one that answers early would otherwise end a batch alone, and
+// the rest, held behind it, split into groups that take cycles to merge.
+func idleGap(n, expect int) time.Duration {
+	if 2*n < expect {
+		return 3 * streamIdleGap
+	}
+	return streamIdleGap
+}
 
 // lingers reports whether the writer keeps collecting after batch: under
 // concurrent load, judged by this and the previous batch. A lone request
@@ -49,11 +61,11 @@ func (w *Writer) lingers(batch []*pending, lastBatch int) bool {
 	return w.cfg.MaxBatchDelay > 0 && (len(batch) > 1 || lastBatch > 1)
 }
 
-// nextArrival waits up to streamIdleGap (and never past deadline) for the
-// next request and drains what queued behind it. It returns nil when none
+// nextArrival waits up to idle (and never past deadline) for the next
+// request and drains what queued behind it. It returns nil when none
 // came or the writer is closing.
-func (w *Writer) nextArrival(t *time.Timer, deadline time.Time) []*pending {
-	gap := min(streamIdleGap, time.Until(deadline))
+func (w *Writer) nextArrival(t *time.Timer, deadline time.Time, idle time.Duration) []*pending {
+	gap := min(idle, time.Until(deadline))
 	if gap <= 0 {
 		return nil
 	}
@@ -83,7 +95,7 @@ func (w *Writer) streamBatch(batch []*pending, inbox string, n *int) (*flight, [
 	var use batchUse
 	expect := w.released
 	w.released = 0
-	for part := batch; len(part) > 0; part = w.nextArrival(t, deadline) {
+	for part := batch; len(part) > 0; part = w.nextArrival(t, deadline, idleGap(len(f.batch), expect)) {
 		f.prep = time.Now()
 		mark := w.state.Mark()
 		drafts, owners, used, redo := w.decide(part, use)

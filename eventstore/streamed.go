@@ -82,8 +82,8 @@ func (w *Writer) nextArrival(t *time.Timer, deadline time.Time, idle time.Durati
 
 // streamBatch publishes one atomic batch while collecting it, starting
 // with batch and taking what arrives until the expected callers came back,
-// none came for streamIdleGap, the delay limit passed or the batch is
-// full. It returns the flight (its commit published, unless err is set)
+// none came for the idle gap (idleGap), the delay limit passed or the
+// batch is full. It returns the flight (its commit published, unless err is set)
 // and the requests of the last part that did not fit.
 func (w *Writer) streamBatch(batch []*pending, inbox string, n *int) (*flight, []*pending) {
 	now := time.Now()

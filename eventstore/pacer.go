@@ -36,7 +36,9 @@ func (p *pacer) published(f *flight, inflight []*flight, now time.Time) {
 	p.prep = smooth(p.prep, now.Sub(from))
 }
 
-// settled learns the server's time per batch from f's acknowledgement.
+// settled learns the server's time per batch from f's acknowledgement,
+// except from a streamed batch: the server staged most of it before its
+// commit, so the wait for its answer understates a batch's cost.
 func (p *pacer) settled(f *flight) {
 	if f.ack == nil || f.ackAt.IsZero() || f.pub.IsZero() {
 		return

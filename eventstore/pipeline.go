@@ -242,15 +242,25 @@ func (w *Writer) send(batch []*pending, inbox string, n *int) (*flight, int) {
 		f.err = errSettled
 		return f, used
 	}
-	f.sealed = w.cfg.Signer.SealAll(drafts, w.head.NextSeq, w.head.PrevHash, runtime.GOMAXPROCS(0))
+	expectLast := w.head.NextSeq - 1
+	f.sealed = w.sealAhead(drafts)
 	*n++
 	f.reply = inbox + "." + strconv.Itoa(*n)
-	if err := w.publishAsync(drafts, f.sealed, w.head.NextSeq-1, f.reply); err != nil {
+	if err := w.publishAsync(drafts, f.sealed, expectLast, f.reply); err != nil {
 		f.err = err
 	}
-	last := f.sealed[len(f.sealed)-1]
-	w.head = ledger.ChainState{NextSeq: last.Seq + 1, PrevHash: last.Hash}
 	return f, used
+}
+
+// sealAhead seals drafts on the head and moves the head past them before
+// they are acknowledged, so the next batch chains on them; a failed flight
+// puts the head back (settle).
+func (w *Writer) sealAhead(drafts []ledger.Draft) []ledger.Sealed {
+	// The hash chain is sequential; the signatures are spread over the CPUs.
+	sealed := w.cfg.Signer.SealAll(drafts, w.head.NextSeq, w.head.PrevHash, runtime.GOMAXPROCS(0))
+	last := sealed[len(sealed)-1]
+	w.head = ledger.ChainState{NextSeq: last.Seq + 1, PrevHash: last.Hash}
+	return sealed
 }
 
 // trackKeys notes the idempotency keys of decided requests whose events

@@ -2,7 +2,6 @@ package eventstore
 
 import (
 	"fmt"
-	"runtime"
 	"strconv"
 	"time"
 
@@ -54,13 +53,6 @@ func idleGap(n, expect int) time.Duration {
 	return streamIdleGap
 }
 
-// lingers reports whether the writer keeps collecting after batch: under
-// concurrent load, judged by this and the previous batch. A lone request
-// never waits.
-func (w *Writer) lingers(batch []*pending, lastBatch int) bool {
-	return w.cfg.MaxBatchDelay > 0 && (len(batch) > 1 || lastBatch > 1)
-}
-
 // nextArrival waits up to idle (and never past deadline) for the next
 // request and drains what queued behind it. It returns nil when none
 // came or the writer is closing.
@@ -109,9 +101,7 @@ func (w *Writer) streamBatch(batch []*pending, inbox string, n *int) (*flight, [
 		f.batch = append(f.batch, part[:used]...)
 		w.trackKeys(part[:used])
 		if len(drafts) > 0 {
-			sealed := w.cfg.Signer.SealAll(drafts, w.head.NextSeq, w.head.PrevHash, runtime.GOMAXPROCS(0))
-			last := sealed[len(sealed)-1]
-			w.head = ledger.ChainState{NextSeq: last.Seq + 1, PrevHash: last.Hash}
+			sealed := w.sealAhead(drafts)
 			f.drafts = append(f.drafts, drafts...)
 			f.sealed = append(f.sealed, sealed...)
 			f.owners = append(f.owners, owners...)
@@ -172,13 +162,9 @@ type streamed struct {
 // publish sends sealed events as the batch's next messages, holding the
 // last one back to carry the commit.
 func (s *streamed) publish(nc *nats.Conn, drafts []ledger.Draft, sealed []ledger.Sealed) error {
-	for i, e := range sealed {
+	for i := range sealed {
 		s.sent++
-		m := nats.NewMsg(drafts[i].Subject)
-		m.Data = e.Raw
-		m.Header.Set(jetstream.MsgIDHeader, drafts[i].ID)
-		m.Header.Set(HeaderBatchID, s.id)
-		m.Header.Set(HeaderBatchSequence, strconv.Itoa(s.sent))
+		m := eventMsg(drafts[i], sealed[i], s.id, s.sent)
 		if s.sent == 1 {
 			m.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(s.expectLast, 10))
 		}

@@ -449,6 +449,13 @@ func (w *Writer) collect(first *pending, lastBatch int) []*pending {
 	return batch
 }
 
+// lingers reports whether the writer keeps collecting after batch: under
+// concurrent load, judged by this and the previous batch. A lone request
+// never waits.
+func (w *Writer) lingers(batch []*pending, lastBatch int) bool {
+	return w.cfg.MaxBatchDelay > 0 && (len(batch) > 1 || lastBatch > 1)
+}
+
 // drain adds the requests already queued to batch, up to MaxBatchEvents,
 // without waiting.
 func (w *Writer) drain(batch []*pending) []*pending {
@@ -791,23 +798,31 @@ func batchMsgs(drafts []ledger.Draft, sealed []ledger.Sealed, expectLast uint64)
 		batchID = uuid.NewString()
 	}
 	msgs := make([]*nats.Msg, len(sealed))
-	for i, s := range sealed {
-		m := nats.NewMsg(drafts[i].Subject)
-		m.Data = s.Raw
-		m.Header.Set(jetstream.MsgIDHeader, drafts[i].ID)
+	for i := range sealed {
+		m := eventMsg(drafts[i], sealed[i], batchID, i+1)
 		if i == 0 {
 			m.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(expectLast, 10))
 		}
-		if batchID != "" {
-			m.Header.Set(HeaderBatchID, batchID)
-			m.Header.Set(HeaderBatchSequence, strconv.Itoa(i+1))
-			if i == len(sealed)-1 {
-				m.Header.Set(HeaderBatchCommit, "1")
-			}
+		if batchID != "" && i == len(sealed)-1 {
+			m.Header.Set(HeaderBatchCommit, "1")
 		}
 		msgs[i] = m
 	}
 	return msgs
+}
+
+// eventMsg is the message that stores one sealed event: on its subject,
+// with its id for JetStream's duplicate window and, when batchID is set,
+// numbered n in that atomic batch.
+func eventMsg(d ledger.Draft, s ledger.Sealed, batchID string, n int) *nats.Msg {
+	m := nats.NewMsg(d.Subject)
+	m.Data = s.Raw
+	m.Header.Set(jetstream.MsgIDHeader, d.ID)
+	if batchID != "" {
+		m.Header.Set(HeaderBatchID, batchID)
+		m.Header.Set(HeaderBatchSequence, strconv.Itoa(n))
+	}
+	return m
 }
 
 // publish stores the sealed events and waits for the commit's answer.

@@ -21,6 +21,8 @@ type prepared struct {
 	seq       []byte
 	auditType string
 	trail     string
+	factTrail string              // the trail whose fact record fact is
+	fact      []byte              // the event's fact record (see facts.go), or nil
 	flow      *flowKeys           // flow.created, flow.updated
 	deleted   *domain.FlowDeleted // flow.deleted
 	orgSlug   string              // organisation.*
@@ -34,13 +36,20 @@ type prepared struct {
 // event always produces the same bytes.
 func prepare(e *ledger.Envelope, raw []byte) (prepared, error) {
 	p := prepared{env: e, raw: raw, seq: seqKey(e.Seq), auditType: domain.AuditEventType(e.Type, e.Data)}
-	// AuditSubjects decodes the whole payload; skip it when the trail can
-	// only be empty (most events carry no trailId).
-	if e.Aggregate == "trail" || containsKeyFold(e.Data, "trailid") {
+	// AuditSubjects decodes the whole payload; skip it when the trail is
+	// the aggregate's id (a trail's own events) or can only be empty (most
+	// other events carry no trailId).
+	switch {
+	case e.Aggregate == "trail":
+		p.trail = e.AggregateID
+	case containsKeyFold(e.Data, "trailid"):
 		p.trail, _, _ = domain.AuditSubjects(e.Aggregate, e.AggregateID, e.Data)
 	}
 	if te, ok, err := prepareCompliance(e.Type, e.Data); ok {
 		p.te = te
+		if err == nil {
+			p.factTrail, p.fact = factOf(te)
+		}
 		return p, err
 	}
 	if ev, ok, err := prepareEnvironment(e.Type, e.Data); ok {
@@ -92,10 +101,8 @@ func (p *prepared) write(tx *bolt.Tx) error {
 	if err := tx.Bucket(bucketEventIDs).Put([]byte(e.ID), p.seq); err != nil {
 		return err
 	}
-	if e.AggregateID != "" {
-		if err := tx.Bucket(bucketRecords).Put(indexKey(e.AggregateID, e.Seq), nil); err != nil {
-			return err
-		}
+	if err := p.putRecords(tx); err != nil {
+		return err
 	}
 	if err := tx.Bucket(bucketAuditType).Put(indexKey(p.auditType, e.Seq), nil); err != nil {
 		return err
@@ -139,6 +146,24 @@ func (p *prepared) write(tx *bolt.Tx) error {
 		return tx.Bucket(bucketOrgs).Put([]byte(p.orgSlug), p.seq)
 	}
 	return nil
+}
+
+// putRecords indexes the event under its aggregate, with its fact record as
+// the value when it has one.
+func (p *prepared) putRecords(tx *bolt.Tx) error {
+	b, id := tx.Bucket(bucketRecords), p.env.AggregateID
+	if p.fact != nil && p.factTrail != id {
+		// Not expected (a trail's facts come from its own events), but
+		// the fact must still be found under its trail.
+		if err := b.Put(indexKey(p.factTrail, p.env.Seq), p.fact); err != nil {
+			return err
+		}
+		p.fact = nil
+	}
+	if id == "" {
+		return nil
+	}
+	return b.Put(indexKey(id, p.env.Seq), p.fact)
 }
 
 func flowNameKey(f *domain.Flow) []byte { return []byte(f.Org() + "/" + f.Name) }

@@ -29,7 +29,7 @@ var (
 
 	complianceBuckets = [][]byte{bucketTrails, bucketTrailNames, bucketFlowTrails, bucketFlowVersions, bucketArtifacts,
 		bucketDigests, bucketProvenance, bucketAttestations, bucketTrailEvidence, bucketAttEvidence,
-		bucketEvidence, bucketSearch, bucketSearchIDs, bucketTrailFacts}
+		bucketEvidence, bucketSearch, bucketSearchIDs}
 )
 
 // trailEvent is the decoded payload of a compliance event, prepared before
@@ -91,11 +91,6 @@ func writeCompliance(tx *bolt.Tx, seq []byte, te *trailEvent) error {
 			return err
 		}
 	}
-	if trailID, rec := factOf(te); rec != nil {
-		if err := tx.Bucket(bucketTrailFacts).Put(seqIndexKey(trailID, seq), rec); err != nil {
-			return err
-		}
-	}
 	switch {
 	case te.trail != nil:
 		t := te.trail
@@ -139,7 +134,7 @@ func writeCompliance(tx *bolt.Tx, seq []byte, te *trailEvent) error {
 	case te.attestation != nil:
 		a := te.attestation
 		// The trail's list of attestations is its attestation facts
-		// (trail_facts), which lead with the attestation's id.
+		// (in records), which lead with the attestation's id.
 		return putJSON(tx.Bucket(bucketAttestations), a.ID, a)
 	case te.evidence != nil:
 		return writeEvidence(tx, seq, te.evidence)

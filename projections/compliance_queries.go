@@ -230,7 +230,7 @@ func (s *Store) TrailAttestations(trailID string, page, size int) ([]domain.Atte
 		}
 		skip := page * size
 		var fields []string
-		return forPrefix(tx.Bucket(bucketTrailFacts), trailID, func(_ uint64, rec []byte) error {
+		return forPrefix(tx.Bucket(bucketRecords), trailID, func(_ uint64, rec []byte) error {
 			if len(rec) == 0 || rec[0] != factAttestation {
 				return nil
 			}
@@ -392,7 +392,7 @@ func trailFactsAt(tx *bolt.Tx, trailID string, atSeq uint64) (*domain.TrailFacts
 	// Size the attestations once: folding by append regrew the slice
 	// several times per assert, the largest allocation of the read.
 	n := 0
-	_ = forPrefix(tx.Bucket(bucketTrailFacts), trailID, func(seq uint64, rec []byte) error {
+	_ = forPrefix(tx.Bucket(bucketRecords), trailID, func(seq uint64, rec []byte) error {
 		if seq <= atSeq && len(rec) > 0 && rec[0] == factAttestation {
 			n++
 		}
@@ -400,11 +400,14 @@ func trailFactsAt(tx *bolt.Tx, trailID string, atSeq uint64) (*domain.TrailFacts
 	})
 	facts.Attestations = make([]domain.AttestationFact, 0, n)
 	var scratch []string
-	err := forPrefix(tx.Bucket(bucketTrailFacts), trailID, func(seq uint64, rec []byte) error {
+	err := forPrefix(tx.Bucket(bucketRecords), trailID, func(seq uint64, rec []byte) error {
 		if seq > atSeq {
 			return nil
 		}
 		var err error
+		if len(rec) == 0 {
+			return nil // an event that changes no fact
+		}
 		scratch, err = applyFact(facts, trailID, rec, scratch)
 		return err
 	})

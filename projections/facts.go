@@ -8,11 +8,14 @@ import (
 	"github.com/factstore/factstore/domain"
 )
 
-// bucketTrailFacts holds, per trail and in ledger order, just what
-// compliance is judged on (trail id 0 seq -> fact record): an assert reads
-// a handful of short records instead of decoding every envelope of the
-// trail, and a point-in-time assert simply stops at its sequence.
-var bucketTrailFacts = []byte("trail_facts")
+// A trail's fact records are the values of its entries in the records
+// index (trail id 0 seq -> fact record, empty for events that change no
+// fact): just what compliance is judged on, so an assert reads a handful of
+// short records instead of decoding every envelope of the trail, and a
+// point-in-time assert simply stops at its sequence. Keeping them there
+// rather than in an index of their own spares every trail event a second
+// write into a page picked by its trail id, the costliest part of applying
+// an attestation.
 
 // Fact record kinds.
 const (

@@ -151,19 +151,19 @@ func (p *prepared) write(tx *bolt.Tx) error {
 // putRecords indexes the event under its aggregate, with its fact record as
 // the value when it has one.
 func (p *prepared) putRecords(tx *bolt.Tx) error {
-	b, id := tx.Bucket(bucketRecords), p.env.AggregateID
-	if p.fact != nil && p.factTrail != id {
+	b, id, fact := tx.Bucket(bucketRecords), p.env.AggregateID, p.fact
+	if fact != nil && p.factTrail != id {
 		// Not expected (a trail's facts come from its own events), but
 		// the fact must still be found under its trail.
-		if err := b.Put(indexKey(p.factTrail, p.env.Seq), p.fact); err != nil {
+		if err := b.Put(indexKey(p.factTrail, p.env.Seq), fact); err != nil {
 			return err
 		}
-		p.fact = nil
+		fact = nil
 	}
 	if id == "" {
 		return nil
 	}
-	return b.Put(indexKey(id, p.env.Seq), p.fact)
+	return b.Put(indexKey(id, p.env.Seq), fact)
 }
 
 func flowNameKey(f *domain.Flow) []byte { return []byte(f.Org() + "/" + f.Name) }

@@ -2,7 +2,6 @@ package domain
 
 import (
 	"encoding/json"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -151,7 +150,7 @@ func (c RecordAttestation) Decide(s *State, now time.Time) ([]Event, error) {
 		}
 		events = append(events, Event{Type: EventEvidenceAttached, Org: ts.trail.Org(), Aggregate: AggregateTrail, AggregateID: ts.trail.ID, Data: e})
 	}
-	next := ts.with(func(f *TrailFacts) { f.Attestations = append(slices.Clip(f.Attestations), AttestationFactOf(a)) })
+	next := ts.withAttestation(AttestationFactOf(a))
 	return append(events, s.statusEvents(next, a.Type+" attestation "+a.Status, now)...), nil
 }
 

@@ -70,15 +70,67 @@ type allowRef struct {
 type trailState struct {
 	trail *Trail
 	facts TrailFacts
+	// fill tracks the array facts.Attestations lives in (see appendFact).
+	fill *factFill
 }
 
 // with returns a copy of ts changed by f (slices are copied on append by
-// their owners, never written in place).
+// their owners, never written in place; attestations are appended with
+// withAttestation).
 func (ts *trailState) with(f func(*TrailFacts)) *trailState {
-	next := &trailState{trail: ts.trail, facts: ts.facts}
+	next := &trailState{trail: ts.trail, facts: ts.facts, fill: ts.fill}
 	f(&next.facts)
 	next.facts.Trail = next.trail
 	return next
+}
+
+// withAttestation returns a copy of ts with x appended to its attestation
+// facts.
+func (ts *trailState) withAttestation(x AttestationFact) *trailState {
+	next := &trailState{trail: ts.trail, facts: ts.facts}
+	next.facts.Trail = next.trail
+	next.facts.Attestations, next.fill = appendFact(ts.facts.Attestations, ts.fill, x)
+	return next
+}
+
+// factFill is how far the array behind a trail's attestation facts has
+// been written. Every version of the trail's state (committed, decided in
+// a batch in flight, or a command's look ahead) holds a prefix of it.
+type factFill struct {
+	base *AttestationFact // the array's first element
+	n    int              // how many elements have been written
+}
+
+// appendFact returns s with x appended, and the fill of its array. Copying
+// the facts on every attestation made recording one O(attestations on the
+// trail) in time and garbage. Elements below fill.n are never written
+// again and no version is longer than fill.n, so appending to the longest
+// version writes where no version reads, and a version that is a prefix
+// of a longer one with x next (the command's look ahead, then the event's
+// application, append the same fact) simply grows over it. Any other
+// append copies, so no version ever sees another's change, whether it is
+// rolled back or not.
+func appendFact(s []AttestationFact, fill *factFill, x AttestationFact) ([]AttestationFact, *factFill) {
+	if fill != nil && cap(s) > len(s) && &s[:cap(s)][0] == fill.base {
+		switch next := s[:len(s)+1]; {
+		case len(s) == fill.n:
+			next[len(s)] = x
+			fill.n++
+			return next, fill
+		case len(s) < fill.n && sameFact(next[len(s)], x):
+			return next, fill
+		}
+	}
+	grown := make([]AttestationFact, len(s)+1, max(4, 2*(len(s)+1)))
+	copy(grown, s)
+	grown[len(s)] = x
+	return grown, &factFill{base: &grown[:cap(grown)][0], n: len(grown)}
+}
+
+// sameFact reports whether a and b are the same attestation fact.
+func sameFact(a, b AttestationFact) bool {
+	return a.ID == b.ID && a.Type == b.Type && a.Name == b.Name && a.Status == b.Status &&
+		a.Fingerprint == b.Fingerprint && slices.Equal(a.Targets, b.Targets)
 }
 
 // withTrail sets the trail of a copy made by with.
@@ -267,7 +319,7 @@ func (s *State) ApplyEvent(e Event) {
 		if ts, ok := s.trails[d.TrailID]; ok {
 			t := *ts.trail
 			t.Status, t.UpdatedAt = d.Status, d.At
-			setMap(s, s.trails, d.TrailID, &trailState{trail: &t, facts: TrailFacts{Trail: &t, Artifacts: ts.facts.Artifacts, Attestations: ts.facts.Attestations}}, false)
+			setMap(s, s.trails, d.TrailID, &trailState{trail: &t, facts: TrailFacts{Trail: &t, Artifacts: ts.facts.Artifacts, Attestations: ts.facts.Attestations}, fill: ts.fill}, false)
 		}
 	case *Artifact:
 		s.changeTrail(d.TrailID, func(f *TrailFacts) {
@@ -275,7 +327,9 @@ func (s *State) ApplyEvent(e Event) {
 		})
 		setMap(s, s.artifacts, d.ID, d.TrailID, false)
 	case *Attestation:
-		s.changeTrail(d.TrailID, func(f *TrailFacts) { f.Attestations = append(slices.Clip(f.Attestations), AttestationFactOf(d)) })
+		if ts, ok := s.trails[d.TrailID]; ok {
+			setMap(s, s.trails, d.TrailID, ts.withAttestation(AttestationFactOf(d)), false)
+		}
 		setMap(s, s.attestations, d.ID, d.TrailID, false)
 	case *EvidenceAttached:
 		if d.Status != nil {

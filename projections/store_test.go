@@ -19,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/factstore/factstore/domain"
 	"github.com/factstore/factstore/eventstore"
@@ -237,4 +238,46 @@ func TestUnsyncedStoreAsAKilledProcessLeavesIt(t *testing.T) {
 	flows, err := killed.Flows("")
 	require.NoError(t, err)
 	assert.Len(t, flows, rounds*perRound)
+}
+
+// TestReadModelsOfAnotherSchemaAreRebuilt opens a file written by another
+// release (another schema version, and an index this release no longer
+// keeps): it is emptied on open, nothing of the old layout survives, and
+// replaying the ledger builds exactly what this release builds.
+func TestReadModelsOfAnotherSchemaAreRebuilt(t *testing.T) {
+	t.Parallel()
+	reader, keys := ledgerOf(t, 30)
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "rm.db")
+	s := openStore(t, path)
+	s.SetKeys(keys)
+	require.NoError(t, s.CatchUp(ctx, reader, nil))
+	want, err := s.Dump()
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("10")); err != nil {
+			return err
+		}
+		old, err := tx.CreateBucket([]byte("trail_facts"))
+		if err != nil {
+			return err
+		}
+		return old.Put([]byte("t1\x00\x00\x00\x00\x00\x00\x00\x00\x01"), []byte("S"))
+	}))
+	require.NoError(t, db.Close())
+
+	reopened := openStore(t, path)
+	assert.Equal(t, uint64(0), reopened.Applied(), "the old file's progress is forgotten")
+	flows, err := reopened.Flows("")
+	require.NoError(t, err)
+	assert.Empty(t, flows)
+	reopened.SetKeys(keys)
+	require.NoError(t, reopened.CatchUp(ctx, reader, nil))
+	got, err := reopened.Dump()
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
 }

@@ -248,6 +248,8 @@ func (w *Writer) send(batch []*pending, inbox string, n *int) (*flight, int) {
 	f.reply = inbox + "." + strconv.Itoa(*n)
 	if err := w.publishAsync(drafts, f.sealed, expectLast, f.reply); err != nil {
 		f.err = err
+	} else if w.cfg.Staged != nil {
+		w.cfg.Staged(f.reply, f.sealed)
 	}
 	return f, used
 }

@@ -148,6 +148,9 @@ func (w *Writer) commitStreamed(f *flight, s *streamed, inbox string, n *int) *f
 	*n++
 	f.reply = inbox + "." + strconv.Itoa(*n)
 	f.err = s.commit(w.cfg.Conn, f.reply)
+	if f.err == nil && w.cfg.Staged != nil {
+		w.cfg.Staged(s.id, f.sealed)
+	}
 	return f
 }
 

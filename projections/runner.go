@@ -56,15 +56,55 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) error {
 		return fmt.Errorf("projections: follow stream: %w", err)
 	}
 	defer cc.Stop()
+	var sp *speculation
+	defer func() {
+		if sp != nil {
+			_ = s.abandon(sp)
+		}
+	}()
+	expire := time.NewTimer(time.Hour)
+	defer expire.Stop()
 	batch := make([]ledger.Item, 0, applyBatch)
 	open := false
 	for {
+		batch = batch[:0]
 		select {
 		case <-ctx.Done():
 			return nil
+		case st := <-s.staged:
+			wasOpen := sp != nil
+			sp = s.speculate(sp, st)
+			if !wasOpen && sp != nil {
+				expire.Reset(speculationWait)
+			}
+			continue
+		case <-expire.C:
+			if sp != nil && time.Since(sp.since) >= speculationWait {
+				// Never delivered (a failed batch): what was delivered
+				// meanwhile is applied as usual.
+				for _, d := range s.abandon(sp) {
+					batch = append(batch, d.Item)
+					open = d.midBatch
+				}
+				sp = nil
+			}
+			if len(batch) == 0 {
+				continue
+			}
 		case d := <-in:
-			batch = append(batch[:0], d.Item)
-			open = d.midBatch
+			if sp == nil {
+				batch = append(batch, d.Item)
+				open = d.midBatch
+				break
+			}
+			var replay []delivered
+			if sp, replay = s.confirm(sp, d, cfg.ObserveApply); len(replay) == 0 {
+				continue
+			}
+			for _, r := range replay {
+				batch = append(batch, r.Item)
+				open = r.midBatch
+			}
 		}
 		// A transaction may pass applyBatch to finish an atomic batch (at
 		// most 1,000 events).

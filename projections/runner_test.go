@@ -39,6 +39,19 @@ func (c createFlows) Decide(st *domain.State, now time.Time) ([]domain.Event, er
 // the consumer happens to deliver them.
 func TestRunAppliesAtomicBatchesWhole(t *testing.T) {
 	t.Parallel()
+	for _, staged := range []bool{false, true} {
+		t.Run(fmt.Sprintf("staged=%t", staged), func(t *testing.T) {
+			t.Parallel()
+			runAppliesAtomicBatchesWhole(t, staged)
+		})
+	}
+}
+
+// runAppliesAtomicBatchesWhole is TestRunAppliesAtomicBatchesWhole with the
+// events applied as delivered, or staged by a pipelined writer first
+// (speculate.go).
+func runAppliesAtomicBatchesWhole(t *testing.T, staged bool) {
+	t.Helper()
 	es := eventstoretest.Start(t)
 	s := openStore(t, filepath.Join(t.TempDir(), "rm.db"))
 	s.SetKeys(es.Keys)
@@ -57,6 +70,10 @@ func TestRunAppliesAtomicBatchesWhole(t *testing.T) {
 	var batchSizes []int
 	cfg := es.WriterConfig()
 	cfg.ObserveAppend = func(n int, _ time.Duration) { batchSizes = append(batchSizes, n) }
+	if staged {
+		cfg.MaxInFlight = 3
+		cfg.Staged = s.Stage
+	}
 	w, err := eventstore.NewWriter(ctx, cfg)
 	require.NoError(t, err)
 
@@ -102,4 +119,7 @@ func TestRunAppliesAtomicBatchesWhole(t *testing.T) {
 	flows, err := s.Flows("")
 	require.NoError(t, err)
 	assert.Len(t, flows, int(total))
+	if committed, _ := s.SpeculationStats(); staged {
+		assert.Positive(t, committed, "batches were applied speculatively")
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -65,6 +66,10 @@ type Store struct {
 	changed chan struct{} // closed and replaced whenever applied or halted changes
 
 	flows flowCache // decoded flow versions for asserts
+
+	staged chan staged // parts of batches being committed (speculate.go)
+
+	specCommitted, specAbandoned atomic.Uint64
 }
 
 // Open opens (creating if needed) the read models at path. A file of
@@ -86,7 +91,7 @@ func Open(path string, log *slog.Logger) (*Store, error) {
 		}
 		return nil, fmt.Errorf("projections: open %s: %w", path, err)
 	}
-	s := &Store{db: db, log: log, changed: make(chan struct{}), chain: ledger.Genesis()}
+	s := &Store{db: db, log: log, changed: make(chan struct{}), chain: ledger.Genesis(), staged: make(chan staged, stagedQueue)}
 	if err := s.init(); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -571,31 +576,50 @@ func packAppendOnly(tx *bolt.Tx) {
 
 // write applies a checked batch in one transaction and publishes its state.
 func (s *Store) write(cb checkedBatch) error {
-	chain, trusted, broken := cb.chain, cb.trusted, cb.broken
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		packAppendOnly(tx)
-		for i := range cb.prepared {
-			p := &cb.prepared[i]
-			if err := p.write(tx); err != nil {
-				return fmt.Errorf("projections: apply %d (%s): %w", p.env.Seq, p.env.Type, err)
-			}
-		}
-		m := tx.Bucket(bucketMeta)
-		if err := m.Put(keyApplied, seqKey(chain.NextSeq-1)); err != nil {
+		if err := writePrepared(tx, cb.prepared); err != nil {
 			return err
 		}
-		if err := m.Put(keyPrevHash, []byte(chain.PrevHash)); err != nil {
-			return err
-		}
-		cp, err := json.Marshal(trusted)
-		if err != nil {
-			return err
-		}
-		return tx.Bucket(bucketVerified).Put(keyVerified, cp)
+		return writeProgress(tx, cb.chain, cb.trusted)
 	})
 	if err != nil {
 		return err
 	}
+	return s.publish(cb.chain, cb.trusted, cb.broken)
+}
+
+// writePrepared stores prepared events in tx.
+func writePrepared(tx *bolt.Tx, prepared []prepared) error {
+	for i := range prepared {
+		p := &prepared[i]
+		if err := p.write(tx); err != nil {
+			return fmt.Errorf("projections: apply %d (%s): %w", p.env.Seq, p.env.Type, err)
+		}
+	}
+	return nil
+}
+
+// writeProgress stores, with the events it covers, how far the read models
+// have applied the chain and verified its signatures.
+func writeProgress(tx *bolt.Tx, chain ledger.ChainState, trusted ledger.Checkpoint) error {
+	m := tx.Bucket(bucketMeta)
+	if err := m.Put(keyApplied, seqKey(chain.NextSeq-1)); err != nil {
+		return err
+	}
+	if err := m.Put(keyPrevHash, []byte(chain.PrevHash)); err != nil {
+		return err
+	}
+	cp, err := json.Marshal(trusted)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketVerified).Put(keyVerified, cp)
+}
+
+// publish makes a committed transaction's state the store's: readers
+// waiting for its sequences are woken, and a broken link halts the store.
+func (s *Store) publish(chain ledger.ChainState, trusted ledger.Checkpoint, broken *ledger.BrokenError) error {
 	s.mu.Lock()
 	s.chain, s.trusted = chain, trusted
 	s.applied = chain.NextSeq - 1

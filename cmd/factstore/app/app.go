@@ -313,6 +313,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		Conn: conn.NC, JS: conn.JS, Stream: cfg.Stream, Signer: signer, Logger: cfg.Logger,
 		Keys: keys, Trusted: n.Store.Verified(),
 		ObserveAppend: metrics.ObserveAppend,
+		Staged:        n.Store.Stage,
 		// On the embedded server this node is the stream's only writer
 		// (outside clients may only read), which makes pipelining safe.
 		MaxInFlight: pipelineDepth(cfg),

@@ -90,8 +90,8 @@ type WriterConfig struct {
 	// ObserveAppend, if set, is told the size and duration of each stored batch.
 	ObserveAppend func(events int, d time.Duration)
 	// Staged, if set, is given the events of a pipelined batch (named by
-	// batch) as they are published, before the server has stored them:
-	// the read models prepare their writes meanwhile
+	// batch) once its commit is published, before the server has stored
+	// them: the read models prepare their writes while the server commits
 	// (projections.Store.Stage). It must not block.
 	Staged func(batch string, sealed []ledger.Sealed)
 	// Logger receives operational messages (default slog.Default()).

@@ -26,7 +26,9 @@ type RunConfig struct {
 // ErrHalted and stays halted). Events that arrive together are applied in
 // one transaction, so a burst costs one commit, and a transaction never
 // ends inside an atomic batch: a command's events (and a whole group
-// commit) become visible together.
+// commit) become visible together. A batch this process staged (Stage) is
+// written while the server commits it and committed when the stream
+// delivers the same events (speculate.go).
 func (s *Store) Run(ctx context.Context, cfg RunConfig) error {
 	start := s.Applied() + 1
 	cons, err := cfg.JS.OrderedConsumer(ctx, cfg.Stream, jetstream.OrderedConsumerConfig{
@@ -87,6 +89,8 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) error {
 					open = d.midBatch
 				}
 				sp = nil
+			} else if sp != nil {
+				expire.Reset(speculationWait - time.Since(sp.since))
 			}
 			if len(batch) == 0 {
 				continue

@@ -128,6 +128,8 @@ func TestHealthAndMetrics(t *testing.T) {
 		"factstore_append_duration_seconds_bucket", "factstore_projection_apply_duration_seconds_bucket",
 		"factstore_ledger_head_sequence 1", "factstore_projection_applied_sequence 1", "factstore_projection_lag_events 0",
 		`factstore_http_request_duration_seconds_count{method="POST",route="/api/v1/flows",status="201"} 1`,
+		`factstore_projection_speculations_total{outcome="committed"}`,
+		`factstore_projection_speculations_total{outcome="abandoned"} 0`,
 	} {
 		assert.Contains(t, m, series)
 	}

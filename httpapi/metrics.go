@@ -32,7 +32,7 @@ func NewMetrics(head, applied func() uint64) *Metrics {
 		AppendEvents: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "factstore_appended_events_total", Help: "Events stored in the ledger by this process."}),
 		Apply: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "factstore_projection_apply_duration_seconds", Help: "Time to apply one transaction of events to the read models.", Buckets: buckets}),
+			Name: "factstore_projection_apply_duration_seconds", Help: "Time to apply one transaction of events to the read models (for a batch prepared while it was committed, the time from its delivery to its commit).", Buckets: buckets}),
 		Requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "factstore_http_request_duration_seconds", Help: "HTTP request latency.", Buckets: buckets}, []string{"method", "route", "status"}),
 	}
@@ -52,6 +52,25 @@ func NewMetrics(head, applied func() uint64) *Metrics {
 			}),
 	)
 	return m
+}
+
+// RegisterSpeculation exports how many batches the read models prepared
+// while they were committed (projections.Store.SpeculationStats), by
+// outcome: committed as prepared, or abandoned and applied as delivered.
+func (m *Metrics) RegisterSpeculation(stats func() (committed, abandoned uint64)) {
+	for _, outcome := range []string{"committed", "abandoned"} {
+		m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "factstore_projection_speculations_total",
+			Help:        "Batches the read models prepared while the ledger committed them, by outcome.",
+			ConstLabels: prometheus.Labels{"outcome": outcome},
+		}, func() float64 {
+			c, a := stats()
+			if outcome == "committed" {
+				return float64(c)
+			}
+			return float64(a)
+		}))
+	}
 }
 
 // ObserveAppend records a stored batch.

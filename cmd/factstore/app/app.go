@@ -309,6 +309,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return n.Writer.Head()
 	}
 	metrics = httpapi.NewMetrics(head, n.Store.Applied)
+	metrics.RegisterSpeculation(n.Store.SpeculationStats)
 	if n.Writer, err = eventstore.NewWriter(ctx, eventstore.WriterConfig{
 		Conn: conn.NC, JS: conn.JS, Stream: cfg.Stream, Signer: signer, Logger: cfg.Logger,
 		Keys: keys, Trusted: n.Store.Verified(),

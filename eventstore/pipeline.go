@@ -249,7 +249,7 @@ func (w *Writer) send(batch []*pending, inbox string, n *int) (*flight, int) {
 	if err := w.publishAsync(drafts, f.sealed, expectLast, f.reply); err != nil {
 		f.err = err
 	} else if w.cfg.Staged != nil {
-		w.cfg.Staged(f.reply, f.sealed)
+		w.cfg.Staged(f.sealed)
 	}
 	return f, used
 }

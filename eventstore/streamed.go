@@ -149,7 +149,7 @@ func (w *Writer) commitStreamed(f *flight, s *streamed, inbox string, n *int) *f
 	f.reply = inbox + "." + strconv.Itoa(*n)
 	f.err = s.commit(w.cfg.Conn, f.reply)
 	if f.err == nil && w.cfg.Staged != nil {
-		w.cfg.Staged(s.id, f.sealed)
+		w.cfg.Staged(f.sealed)
 	}
 	return f
 }

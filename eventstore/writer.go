@@ -89,11 +89,11 @@ type WriterConfig struct {
 	Now func() time.Time
 	// ObserveAppend, if set, is told the size and duration of each stored batch.
 	ObserveAppend func(events int, d time.Duration)
-	// Staged, if set, is given the events of a pipelined batch (named by
-	// batch) once its commit is published, before the server has stored
-	// them: the read models prepare their writes while the server commits
+	// Staged, if set, is given the events of a pipelined batch once its
+	// commit is published, before the server has stored them: the read
+	// models prepare their writes while the server commits
 	// (projections.Store.Stage). It must not block.
-	Staged func(batch string, sealed []ledger.Sealed)
+	Staged func(sealed []ledger.Sealed)
 	// Logger receives operational messages (default slog.Default()).
 	Logger *slog.Logger
 }

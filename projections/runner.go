@@ -73,11 +73,12 @@ func (s *Store) Run(ctx context.Context, cfg RunConfig) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case st := <-s.staged:
-			wasOpen := sp != nil
-			sp = s.speculate(sp, st)
-			if !wasOpen && sp != nil {
-				expire.Reset(speculationWait)
+		case sealed := <-s.staged:
+			// One batch at a time: the next is applied when delivered.
+			if sp == nil {
+				if sp = s.speculate(sealed); sp != nil {
+					expire.Reset(speculationWait)
+				}
 			}
 			continue
 		case <-expire.C:

@@ -22,30 +22,23 @@ import (
 // the transaction back and the delivered events are applied as usual, so the
 // read models never hold what the stream does not.
 
-// staged is a part of a batch this process sealed and is publishing.
-type staged struct {
-	batch  string
-	sealed []ledger.Sealed
-}
-
-// stagedQueue is how many staged parts wait for the runner; when it is
-// full, parts are dropped and applied when delivered instead.
+// stagedQueue is how many staged batches wait for the runner; when it is
+// full, batches are dropped and applied when delivered instead.
 const stagedQueue = 64
 
 // speculationWait bounds how long a speculative transaction waits for the
 // stream to deliver its events (a failed batch is never delivered).
 const speculationWait = time.Second
 
-// Stage offers the events of a batch this process sealed and is publishing
-// (batch names it: a speculation covers one batch), so that the runner can
-// prepare their read-model writes before the stream delivers them. It never
-// blocks.
-func (s *Store) Stage(batch string, sealed []ledger.Sealed) {
+// Stage offers the events of one batch this process sealed and has
+// published the commit of, so that the runner can prepare their read-model
+// writes before the stream delivers them. It never blocks.
+func (s *Store) Stage(sealed []ledger.Sealed) {
 	if len(sealed) == 0 {
 		return
 	}
 	select {
-	case s.staged <- staged{batch: batch, sealed: sealed}:
+	case s.staged <- sealed:
 	default:
 	}
 }
@@ -59,7 +52,6 @@ func (s *Store) SpeculationStats() (committed, abandoned uint64) {
 // speculation is an open transaction holding staged events.
 type speculation struct {
 	tx        *bolt.Tx
-	batch     string
 	items     []ledger.Item // written into tx, in order
 	confirmed int           // how many of items the stream delivered, identical
 	delivered []delivered   // what the stream delivered so far
@@ -70,32 +62,27 @@ type speculation struct {
 
 var errSpeculation = errors.New("projections: speculation abandoned")
 
-// speculate writes a staged part into sp's transaction, or into a new one
-// when none is open and the part continues the applied chain. Parts of
-// another batch, or that do not continue sp, are left to be applied when
+// speculate opens a transaction holding a staged batch when none is open
+// and the batch continues the applied chain. Other batches are applied when
 // delivered.
-func (s *Store) speculate(sp *speculation, st staged) *speculation {
-	items := make([]ledger.Item, len(st.sealed))
-	for i, x := range st.sealed {
+func (s *Store) speculate(sealed []ledger.Sealed) *speculation {
+	s.mu.Lock()
+	applied, chain, trusted, halted := s.applied, s.chain, s.trusted, s.halted
+	s.mu.Unlock()
+	if halted != nil || sealed[0].Seq != applied+1 {
+		return nil
+	}
+	tx, err := s.db.Begin(true)
+	if err != nil {
+		return nil
+	}
+	packAppendOnly(tx)
+	sp := &speculation{tx: tx, chain: chain, trusted: trusted, since: time.Now()}
+	items := make([]ledger.Item, len(sealed))
+	for i, x := range sealed {
 		items[i] = ledger.Item{Pos: x.Seq, Raw: x.Raw}
 	}
-	if sp == nil {
-		s.mu.Lock()
-		applied, chain, trusted, halted := s.applied, s.chain, s.trusted, s.halted
-		s.mu.Unlock()
-		if halted != nil || items[0].Pos != applied+1 {
-			return nil
-		}
-		tx, err := s.db.Begin(true)
-		if err != nil {
-			return nil
-		}
-		packAppendOnly(tx)
-		sp = &speculation{tx: tx, batch: st.batch, chain: chain, trusted: trusted, since: time.Now()}
-	} else if st.batch != sp.batch || items[0].Pos != sp.chain.NextSeq || len(sp.delivered) > 0 {
-		return sp
-	}
-	if err := s.extend(sp, items, sealedBy(st.sealed)); err != nil {
+	if err := s.extend(sp, items, sealedBy(sealed)); err != nil {
 		_ = s.abandon(sp) // nothing was delivered yet
 		return nil
 	}

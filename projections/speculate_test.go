@@ -26,7 +26,7 @@ func foreignBatch(t *testing.T) []ledger.Sealed {
 	var got []ledger.Sealed
 	cfg := other.WriterConfig()
 	cfg.MaxInFlight = 3
-	cfg.Staged = func(_ string, sealed []ledger.Sealed) { got = append(got, sealed...) }
+	cfg.Staged = func(sealed []ledger.Sealed) { got = append(got, sealed...) }
 	w, err := eventstore.NewWriter(context.Background(), cfg)
 	require.NoError(t, err)
 	defer w.Close()
@@ -41,6 +41,19 @@ func foreignBatch(t *testing.T) []ledger.Sealed {
 	return got
 }
 
+// runStore opens read models for es and runs the live runner on them until
+// the test ends; stop ends it sooner and returns what Run returned.
+func runStore(t *testing.T, es *eventstoretest.Env) (*projections.Store, context.Context, func() error) {
+	t.Helper()
+	s := openStore(t, filepath.Join(t.TempDir(), "rm.db"))
+	s.SetKeys(es.Keys)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run(ctx, projections.RunConfig{JS: es.JS, Stream: eventstore.DefaultStream}) }()
+	return s, ctx, func() error { cancel(); return <-ran }
+}
+
 // TestSpeculativeApply runs the live runner with the writer staging its
 // batches (all of each, the first half of each, or, first, a batch that is
 // never stored) under concurrent writers. Whatever was staged, the read
@@ -50,31 +63,26 @@ func TestSpeculativeApply(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
-		stage   func(s *projections.Store) func(string, []ledger.Sealed)
+		stage   func(s *projections.Store) func([]ledger.Sealed)
 		foreign bool // stage a batch that is never stored first
 		// wantCommitted and wantAbandoned say whether speculative
 		// transactions must have been committed and abandoned.
 		wantCommitted, wantAbandoned bool
 	}{
-		{"every batch staged", func(s *projections.Store) func(string, []ledger.Sealed) { return s.Stage }, false, true, false},
-		{"first half of each batch staged", func(s *projections.Store) func(string, []ledger.Sealed) {
-			return func(b string, sealed []ledger.Sealed) { s.Stage(b, sealed[:(len(sealed)+1)/2]) }
+		{"every batch staged", func(s *projections.Store) func([]ledger.Sealed) { return s.Stage }, false, true, false},
+		{"first half of each batch staged", func(s *projections.Store) func([]ledger.Sealed) {
+			return func(sealed []ledger.Sealed) { s.Stage(sealed[:(len(sealed)+1)/2]) }
 		}, false, true, false},
-		{"a batch that is never stored, then every batch", func(s *projections.Store) func(string, []ledger.Sealed) { return s.Stage }, true, true, true},
+		{"a batch that is never stored, then every batch", func(s *projections.Store) func([]ledger.Sealed) { return s.Stage }, true, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			es := eventstoretest.Start(t)
-			s := openStore(t, filepath.Join(t.TempDir(), "rm.db"))
-			s.SetKeys(es.Keys)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			ran := make(chan error, 1)
-			go func() { ran <- s.Run(ctx, projections.RunConfig{JS: es.JS, Stream: eventstore.DefaultStream}) }()
+			s, ctx, stop := runStore(t, es)
 
 			if tt.foreign {
-				s.Stage("foreign", foreignBatch(t))
+				s.Stage(foreignBatch(t))
 				time.Sleep(50 * time.Millisecond) // the runner writes them into its open transaction
 				flows, err := s.Flows("")
 				require.NoError(t, err)
@@ -125,8 +133,7 @@ func TestSpeculativeApply(t *testing.T) {
 			waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
 			defer waitCancel()
 			require.NoError(t, s.WaitFor(waitCtx, head))
-			cancel()
-			require.NoError(t, <-ran)
+			require.NoError(t, stop())
 
 			flows, err := s.Flows("")
 			require.NoError(t, err)
@@ -153,14 +160,9 @@ func TestSpeculativeApply(t *testing.T) {
 func TestSpeculationNeverDeliveredIsAbandoned(t *testing.T) {
 	t.Parallel()
 	es := eventstoretest.Start(t)
-	s := openStore(t, filepath.Join(t.TempDir(), "rm.db"))
-	s.SetKeys(es.Keys)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ran := make(chan error, 1)
-	go func() { ran <- s.Run(ctx, projections.RunConfig{JS: es.JS, Stream: eventstore.DefaultStream}) }()
+	s, ctx, stop := runStore(t, es)
 
-	s.Stage("lost", foreignBatch(t))
+	s.Stage(foreignBatch(t))
 	require.Eventually(t, func() bool { _, abandoned := s.SpeculationStats(); return abandoned == 1 },
 		5*time.Second, 20*time.Millisecond, "the undelivered speculation is abandoned")
 	w, err := eventstore.NewWriter(ctx, es.WriterConfig())
@@ -176,6 +178,5 @@ func TestSpeculationNeverDeliveredIsAbandoned(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, flows, 1)
 	assert.Equal(t, "after", flows[0].Name)
-	cancel()
-	require.NoError(t, <-ran)
+	require.NoError(t, stop())
 }

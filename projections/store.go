@@ -67,7 +67,7 @@ type Store struct {
 
 	flows flowCache // decoded flow versions for asserts
 
-	staged chan staged // parts of batches being committed (speculate.go)
+	staged chan []ledger.Sealed // batches being committed (speculate.go)
 
 	specCommitted, specAbandoned atomic.Uint64
 }
@@ -91,7 +91,7 @@ func Open(path string, log *slog.Logger) (*Store, error) {
 		}
 		return nil, fmt.Errorf("projections: open %s: %w", path, err)
 	}
-	s := &Store{db: db, log: log, changed: make(chan struct{}), chain: ledger.Genesis(), staged: make(chan staged, stagedQueue)}
+	s := &Store{db: db, log: log, changed: make(chan struct{}), chain: ledger.Genesis(), staged: make(chan []ledger.Sealed, stagedQueue)}
 	if err := s.init(); err != nil {
 		_ = db.Close()
 		return nil, err

@@ -14,9 +14,25 @@ import (
 // decodeJSON reads one JSON value from the body into v. Unknown fields are
 // ignored (existing clients send extras); malformed JSON, a wrong type,
 // trailing data and an empty body are errBadJSON; a body over the limit is
-// *http.MaxBytesError (413).
+// *http.MaxBytesError (413). A body of null leaves v as it was, so a create
+// answers for its missing fields.
 func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+	return decodeBody(r.Body, v, false)
+}
+
+// decodeUpdateJSON is decodeJSON for partial updates, whose fields are all
+// optional: a body of null is errBadJSON there, not an update that changes
+// nothing.
+func decodeUpdateJSON(r *http.Request, v any) error {
+	return decodeBody(r.Body, v, true)
+}
+
+func decodeBody(rd io.Reader, v any, refuseNull bool) error {
+	body := &firstByteReader{r: rd}
+	if !refuseNull {
+		body.first = ' ' // not looked for
+	}
+	dec := json.NewDecoder(body)
 	if err := dec.Decode(v); err != nil {
 		var tooLarge *http.MaxBytesError
 		var typeErr *json.UnmarshalTypeError
@@ -38,7 +54,31 @@ func decodeJSON(r *http.Request, v any) error {
 		}
 		return fmt.Errorf("%w: unexpected data after the JSON value", errBadJSON)
 	}
+	if body.first == 'n' {
+		return fmt.Errorf("%w: body is null, not an object", errBadJSON)
+	}
 	return nil
+}
+
+// firstByteReader remembers the first byte of the body that is not JSON
+// whitespace, so decodeUpdateJSON can tell a null body from an empty
+// object without decoding it twice.
+type firstByteReader struct {
+	r     io.Reader
+	first byte
+}
+
+func (f *firstByteReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if f.first == 0 {
+		for _, c := range p[:n] {
+			if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+				f.first = c
+				break
+			}
+		}
+	}
+	return n, err
 }
 
 // decodeOptionalJSON is decodeJSON for bodies that may be absent.

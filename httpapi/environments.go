@@ -61,7 +61,7 @@ func (s *Server) getEnvironment(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) updateEnvironment(w http.ResponseWriter, r *http.Request) {
 	var b environmentBody
-	if err := decodeJSON(r, &b); err != nil {
+	if err := decodeUpdateJSON(r, &b); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -430,7 +430,7 @@ type logicalBody struct {
 
 func (s *Server) saveLogical(w http.ResponseWriter, r *http.Request) {
 	var b logicalBody
-	if err := decodeJSON(r, &b); err != nil {
+	if err := decodeUpdateJSON(r, &b); err != nil {
 		writeError(w, r, err)
 		return
 	}

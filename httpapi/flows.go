@@ -84,7 +84,7 @@ func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) updateFlow(w http.ResponseWriter, r *http.Request) {
 	var b flowBody
-	if err := decodeJSON(r, &b); err != nil {
+	if err := decodeUpdateJSON(r, &b); err != nil {
 		writeError(w, r, err)
 		return
 	}

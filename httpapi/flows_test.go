@@ -112,6 +112,8 @@ func TestFlowBadInput(t *testing.T) {
 		{"create duplicate", http.MethodPost, "/api/v1/flows", map[string]any{"name": "existing"}, http.StatusConflict},
 		{"update malformed", http.MethodPut, "/api/v1/flows/" + id, `{"name"`, http.StatusBadRequest},
 		{"update wrong type", http.MethodPut, "/api/v1/flows/" + id, `{"requiresApproval":"yes"}`, http.StatusBadRequest},
+		{"update null", http.MethodPut, "/api/v1/flows/" + id, ` null `, http.StatusBadRequest},
+		{"create null", http.MethodPost, "/api/v1/flows", `null`, http.StatusBadRequest},
 		{"update blank name", http.MethodPut, "/api/v1/flows/" + id, `{"name":""}`, http.StatusBadRequest},
 		{"update bad yaml", http.MethodPut, "/api/v1/flows/" + id, map[string]any{"templateYaml": "{"}, http.StatusBadRequest},
 		{"update 2 MiB body", http.MethodPut, "/api/v1/flows/" + id, big, http.StatusRequestEntityTooLarge},

@@ -45,7 +45,7 @@ func (s *Server) getOrganisation(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) updateOrganisation(w http.ResponseWriter, r *http.Request) {
 	var b organisationBody
-	if err := decodeJSON(r, &b); err != nil {
+	if err := decodeUpdateJSON(r, &b); err != nil {
 		writeError(w, r, err)
 		return
 	}

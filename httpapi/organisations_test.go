@@ -80,6 +80,7 @@ func TestOrganisationBadInput(t *testing.T) {
 		{"update unknown", http.MethodPut, "/api/v1/organisations/nope", `{"name":"x"}`, http.StatusNotFound},
 		{"update slug", http.MethodPut, "/api/v1/organisations/taken", `{"slug":"other"}`, http.StatusBadRequest},
 		{"update blank name", http.MethodPut, "/api/v1/organisations/taken", `{"name":" "}`, http.StatusBadRequest},
+		{"update null", http.MethodPut, "/api/v1/organisations/taken", "\nnull", http.StatusBadRequest},
 		{"get unknown", http.MethodGet, "/api/v1/organisations/nope", nil, http.StatusNotFound},
 		{"delete unknown", http.MethodDelete, "/api/v1/organisations/nope", nil, http.StatusNotFound},
 	}

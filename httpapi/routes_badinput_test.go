@@ -24,59 +24,10 @@ import (
 // check the exact statuses; this one checks that none was forgotten.
 func TestEveryWriteRouteRefusesGarbage(t *testing.T) {
 	t.Parallel()
-	n := newNode(t)
-	router, ok := n.API.Handler().(*mux.Router)
-	require.True(t, ok, "the API's handler is the mux router")
-	// Things for the path variables to name, so that handlers get as far as
-	// reading the body.
-	digest := "sha256:" + strings.Repeat("ab", 32)
-	require.Equal(t, http.StatusCreated, n.do(t, http.MethodPost, "/api/v1/organisations", map[string]any{"slug": "acme", "name": "Acme"}).status)
-	flowID := n.createFlow(t, map[string]any{"name": "svc", "orgSlug": "acme", "requiredAttestationTypes": []string{"junit"}})["id"].(string)
-	tr := n.do(t, http.MethodPost, "/api/v1/trails", map[string]any{"flowId": flowID, "name": "t1", "gitCommitSha": "0123456789abcdef",
-		"gitBranch": "main", "gitAuthor": "Ada", "gitAuthorEmail": "ada@example.com"})
-	require.Equal(t, http.StatusCreated, tr.status, "%s", tr.body)
-	trailID := tr.json(t)["id"].(string)
-	ar := n.do(t, http.MethodPost, "/api/v1/trails/"+trailID+"/artifacts", map[string]any{"imageName": "app", "imageTag": "1", "sha256Digest": digest})
-	require.Equal(t, http.StatusCreated, ar.status, "%s", ar.body)
-	existing := map[string]string{
-		"org": "acme", "slug": "acme", "flow": "svc", "trail": "t1", "trailId": trailID, "artifactId": ar.json(t)["id"].(string),
-		"sha256": digest, "fingerprint": strings.TrimPrefix(digest, "sha256:"), "fp": strings.TrimPrefix(digest, "sha256:"),
-		"type": "junit", "recordId": flowID,
-	}
+	n, targets := walkRoutes(t, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete)
+	require.Greater(t, len(targets), 40, "the walk finds the write routes")
 	start := n.head(t)
 	before := start
-
-	type target struct{ method, path string }
-	var targets []target
-	err := router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
-		methods, err := route.GetMethods()
-		if err != nil {
-			return nil //nolint:nilerr // a route without methods (a subrouter) is walked into
-		}
-		tmpl, err := route.GetPathTemplate()
-		if err != nil {
-			return nil //nolint:nilerr // not a path route
-		}
-		named := maps.Clone(existing)
-		if strings.Contains(tmpl, "/flows/{id}") {
-			named["id"] = flowID
-		}
-		for _, m := range methods {
-			if m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch || m == http.MethodDelete {
-				for _, known := range []map[string]string{named, nil} {
-					path, perr := fillPath(route, known)
-					require.NoError(t, perr, "route %s %s", m, tmpl)
-					if !slices.Contains(targets, target{m, path}) {
-						targets = append(targets, target{m, path})
-					}
-				}
-			}
-		}
-		return nil
-	})
-	require.NoError(t, err)
-	require.Greater(t, len(targets), 40, "the walk finds the write routes")
-
 	bodies := []struct{ name, body string }{
 		{"malformed", `{"name":`},
 		{"an array", `[1,2]`},
@@ -94,23 +45,129 @@ func TestEveryWriteRouteRefusesGarbage(t *testing.T) {
 				}
 				r := n.do(t, tg.method, tg.path, b.body, append(headers, "Content-Type", "application/json")...)
 				what := fmt.Sprintf("%s %s with %s (dry run %t): %d %s", tg.method, tg.path, b.name, dry, r.status, clip(r.body))
-				require.Less(t, r.status, 500, what)
 				if h := n.head(t); !assert.Equal(t, before, h, "appended by %s", what) {
 					before = h
 				}
-				if r.status < 400 {
+				if r.status < 400 && r.status >= 200 {
 					continue // a verification that reads no body (provenance, ledger)
 				}
-				var e map[string]any
-				require.NoError(t, json.Unmarshal(r.body, &e), what)
-				for _, k := range []string{"status", "error", "message", "timestamp"} {
-					assert.Contains(t, e, k, what)
-				}
-				assert.EqualValues(t, r.status, e["status"], what)
+				requireRefusal(t, r, what)
 			}
 		}
 	}
 	assert.Equal(t, start, n.head(t), "nothing appended")
+}
+
+// TestEveryReadRouteRefusesGarbageQueries walks the router's GET routes
+// and sends each query parameters no client should send (negative pages,
+// huge sizes, times and sequences that do not parse, flags that are not
+// booleans), with path variables naming things that exist and things that
+// do not. No answer may be a 5xx, and every refusal carries the JSON error
+// body.
+func TestEveryReadRouteRefusesGarbageQueries(t *testing.T) {
+	t.Parallel()
+	n, targets := walkRoutes(t, http.MethodGet)
+	require.Greater(t, len(targets), 40, "the walk finds the read routes")
+	queries := []string{
+		"",
+		"page=-1&size=-5",
+		"page=99999999999999999999&size=1000000",
+		"page=x&size=y&limit=z&offset=-1&per_page=0",
+		"from=yesterday&to=tomorrow&asOf=nope&atSeq=-1&since=x&until=y",
+		"sortDesc=maybe&dryRun=perhaps&latest=kind-of",
+		"q=&type=nonsense&flowId=&trailId=%00&sha256=xyz&fingerprint=zz",
+		"q=" + strings.Repeat("a", 10000),
+		"from=2026-01-02T00:00:00Z&to=2025-01-01T00:00:00Z&fromSeq=10&toSeq=1",
+		"seq=18446744073709551616&atSeq=18446744073709551615",
+	}
+	for _, tg := range targets {
+		for _, q := range queries {
+			path := tg.path
+			if q != "" {
+				path += "?" + q
+			}
+			r := n.do(t, tg.method, path, nil)
+			what := fmt.Sprintf("%s %s: %d %s", tg.method, clip([]byte(path)), r.status, clip(r.body))
+			if r.status < 400 && r.status >= 200 {
+				continue
+			}
+			requireRefusal(t, r, what)
+		}
+	}
+}
+
+// requireRefusal checks that r is a 4xx carrying the JSON error body.
+func requireRefusal(t *testing.T, r reply, what string) {
+	t.Helper()
+	require.Less(t, r.status, 500, what)
+	require.GreaterOrEqual(t, r.status, 400, what)
+	var e map[string]any
+	require.NoError(t, json.Unmarshal(r.body, &e), what)
+	for _, k := range []string{"status", "error", "message", "timestamp"} {
+		assert.Contains(t, e, k, what)
+	}
+	assert.EqualValues(t, r.status, e["status"], what)
+}
+
+// routeTarget is one request to send: a method and a path with its
+// variables filled in.
+type routeTarget struct{ method, path string }
+
+// walkRoutes starts a node holding an organisation, a flow in it, a trail
+// and an artifact, and lists a request for every route of the router that
+// takes one of methods: once with the path variables naming those things
+// (so that handlers get as far as reading the body or query), once naming
+// nothing stored.
+func walkRoutes(t *testing.T, methods ...string) (*node, []routeTarget) {
+	t.Helper()
+	n := newNode(t)
+	router, ok := n.API.Handler().(*mux.Router)
+	require.True(t, ok, "the API's handler is the mux router")
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	require.Equal(t, http.StatusCreated, n.do(t, http.MethodPost, "/api/v1/organisations", map[string]any{"slug": "acme", "name": "Acme"}).status)
+	flowID := n.createFlow(t, map[string]any{"name": "svc", "orgSlug": "acme", "requiredAttestationTypes": []string{"junit"}})["id"].(string)
+	tr := n.do(t, http.MethodPost, "/api/v1/trails", map[string]any{"flowId": flowID, "name": "t1", "gitCommitSha": "0123456789abcdef",
+		"gitBranch": "main", "gitAuthor": "Ada", "gitAuthorEmail": "ada@example.com"})
+	require.Equal(t, http.StatusCreated, tr.status, "%s", tr.body)
+	trailID := tr.json(t)["id"].(string)
+	ar := n.do(t, http.MethodPost, "/api/v1/trails/"+trailID+"/artifacts", map[string]any{"imageName": "app", "imageTag": "1", "sha256Digest": digest})
+	require.Equal(t, http.StatusCreated, ar.status, "%s", ar.body)
+	existing := map[string]string{
+		"org": "acme", "slug": "acme", "flow": "svc", "trail": "t1", "trailId": trailID, "artifactId": ar.json(t)["id"].(string),
+		"sha256": digest, "fingerprint": strings.TrimPrefix(digest, "sha256:"), "fp": strings.TrimPrefix(digest, "sha256:"),
+		"type": "junit", "recordId": flowID,
+	}
+
+	var targets []routeTarget
+	err := router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		ms, err := route.GetMethods()
+		if err != nil {
+			return nil //nolint:nilerr // a route without methods (a subrouter) is walked into
+		}
+		tmpl, err := route.GetPathTemplate()
+		if err != nil {
+			return nil //nolint:nilerr // not a path route
+		}
+		named := maps.Clone(existing)
+		if strings.Contains(tmpl, "/flows/{id}") {
+			named["id"] = flowID
+		}
+		for _, m := range ms {
+			if !slices.Contains(methods, m) {
+				continue
+			}
+			for _, known := range []map[string]string{named, nil} {
+				path, perr := fillPath(route, known)
+				require.NoError(t, perr, "route %s %s", m, tmpl)
+				if !slices.Contains(targets, routeTarget{m, path}) {
+					targets = append(targets, routeTarget{m, path})
+				}
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	return n, targets
 }
 
 // fillPath fills route's path variables with values that match their

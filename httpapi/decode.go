@@ -28,11 +28,12 @@ func decodeUpdateJSON(r *http.Request, v any) error {
 }
 
 func decodeBody(rd io.Reader, v any, refuseNull bool) error {
-	body := &firstByteReader{r: rd}
-	if !refuseNull {
-		body.first = ' ' // not looked for
+	var watch *firstByteReader
+	if refuseNull {
+		watch = &firstByteReader{r: rd}
+		rd = watch
 	}
-	dec := json.NewDecoder(body)
+	dec := json.NewDecoder(rd)
 	if err := dec.Decode(v); err != nil {
 		var tooLarge *http.MaxBytesError
 		var typeErr *json.UnmarshalTypeError
@@ -54,7 +55,7 @@ func decodeBody(rd io.Reader, v any, refuseNull bool) error {
 		}
 		return fmt.Errorf("%w: unexpected data after the JSON value", errBadJSON)
 	}
-	if body.first == 'n' {
+	if watch != nil && watch.first == 'n' {
 		return fmt.Errorf("%w: body is null, not an object", errBadJSON)
 	}
 	return nil
@@ -68,6 +69,7 @@ type firstByteReader struct {
 	first byte
 }
 
+// Read implements io.Reader.
 func (f *firstByteReader) Read(p []byte) (int, error) {
 	n, err := f.r.Read(p)
 	if f.first == 0 {

@@ -101,6 +101,7 @@ func requireRefusal(t *testing.T, r reply, what string) {
 	t.Helper()
 	require.Less(t, r.status, 500, what)
 	require.GreaterOrEqual(t, r.status, 400, what)
+	assert.True(t, strings.HasPrefix(r.header.Get("Content-Type"), "application/json"), "Content-Type %q: %s", r.header.Get("Content-Type"), what)
 	var e map[string]any
 	require.NoError(t, json.Unmarshal(r.body, &e), what)
 	for _, k := range []string{"status", "error", "message", "timestamp"} {

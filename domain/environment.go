@@ -3,6 +3,7 @@ package domain
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"regexp"
 	"slices"
 	"strings"
@@ -237,7 +238,26 @@ type SnapshotArtifact struct {
 	ArtifactName   string `json:"artifactName"`
 	ArtifactTag    string `json:"artifactTag"`
 	InstanceCount  int    `json:"instanceCount"`
+	// Instances, when the report listed them (Kosli's do: one entry per
+	// pod, task, function ...), say when each instance started and where it
+	// runs; InstanceCount is then their number.
+	Instances []SnapshotInstance `json:"instances,omitempty"`
 }
+
+// SnapshotInstance is one reported instance of a running artifact.
+type SnapshotInstance struct {
+	// CreatedAt is when it started, in Unix seconds as the reporter gave it
+	// (0 or negative when the platform did not say).
+	CreatedAt int64 `json:"createdAt"`
+	// Context is what the report said about the instance besides its
+	// artifacts and time, as a JSON object: a pod's podName, namespace and
+	// owners, an ECS task's taskArn, cluster_name and service_name, and so
+	// on. It is kept for display, never interpreted.
+	Context json.RawMessage `json:"context,omitempty"`
+}
+
+// MaxInstanceContext bounds what one instance's context may hold.
+const MaxInstanceContext = 8 << 10
 
 // Snapshot is what ran in an environment when it was reported: the
 // payload of environment.snapshot.recorded.
@@ -290,6 +310,17 @@ func (c RecordSnapshot) Decide(s *State, now time.Time) ([]Event, error) {
 		}
 		if a.InstanceCount < 0 {
 			return nil, Invalid("artifacts", "[%d].instanceCount must not be negative", i)
+		}
+		for j, in := range a.Instances {
+			if len(in.Context) > MaxInstanceContext {
+				return nil, Invalid("artifacts", "[%d].instances[%d].context is over %d bytes", i, j, MaxInstanceContext)
+			}
+			if c := in.Context; len(c) > 0 && (c[0] != '{' || !json.Valid(c)) {
+				return nil, Invalid("artifacts", "[%d].instances[%d].context must be a JSON object", i, j)
+			}
+		}
+		if len(a.Instances) > 0 {
+			a.InstanceCount = len(a.Instances)
 		}
 		a.ArtifactSha256, a.ArtifactName = d, strings.TrimSpace(a.ArtifactName)
 		if a.InstanceCount == 0 {

@@ -340,6 +340,15 @@ func TestRecordSnapshotRejects(t *testing.T) {
 		{"long name", func(c *domain.RecordSnapshot) { c.Artifacts[0].ArtifactName = strings.Repeat("n", 256) }, domain.ErrInvalid, "artifacts"},
 		{"long tag", func(c *domain.RecordSnapshot) { c.Artifacts[0].ArtifactTag = strings.Repeat("t", 256) }, domain.ErrInvalid, "artifacts"},
 		{"negative instance count", func(c *domain.RecordSnapshot) { c.Artifacts[1].InstanceCount = -1 }, domain.ErrInvalid, "artifacts"},
+		{"instance context not an object", func(c *domain.RecordSnapshot) {
+			c.Artifacts[0].Instances = []domain.SnapshotInstance{{CreatedAt: 1, Context: json.RawMessage(`["pod"]`)}}
+		}, domain.ErrInvalid, "artifacts"},
+		{"instance context not JSON", func(c *domain.RecordSnapshot) {
+			c.Artifacts[0].Instances = []domain.SnapshotInstance{{CreatedAt: 1, Context: json.RawMessage(`{"podName":`)}}
+		}, domain.ErrInvalid, "artifacts"},
+		{"instance context too large", func(c *domain.RecordSnapshot) {
+			c.Artifacts[0].Instances = []domain.SnapshotInstance{{Context: json.RawMessage(`{"pad":"` + strings.Repeat("x", domain.MaxInstanceContext) + `"}`)}}
+		}, domain.ErrInvalid, "artifacts"},
 		{"too many artifacts", func(c *domain.RecordSnapshot) {
 			c.Artifacts = make([]domain.SnapshotArtifact, domain.MaxSnapshotArtifacts+1)
 		}, domain.ErrInvalid, "artifacts"},
@@ -391,6 +400,25 @@ func TestRecordSnapshotNormalises(t *testing.T) {
 		},
 	}, e.Data)
 	assert.Equal(t, before, reported, "the command's artifacts are not changed")
+}
+
+// TestRecordSnapshotInstances: listed instances are kept as reported, and
+// their number is the instance count, whatever count came with them.
+func TestRecordSnapshotInstances(t *testing.T) {
+	t.Parallel()
+	s := domain.NewState()
+	apply(t, s, envCreate("e1", "acme", "prod", "K8S"))
+	pods := []domain.SnapshotInstance{
+		{CreatedAt: 1767225600, Context: json.RawMessage(`{"namespace":"shop","podName":"web-a"}`)},
+		{CreatedAt: 1767225660},
+	}
+	c := envSnap("s1", "e1", envArt("web", envSha("a")))
+	c.Artifacts[0].InstanceCount, c.Artifacts[0].Instances = 7, pods
+	evts := apply(t, s, c)
+	require.Len(t, evts, 1)
+	got := evts[0].Data.(*domain.Snapshot).Artifacts[0]
+	assert.Equal(t, 2, got.InstanceCount)
+	assert.Equal(t, pods, got.Instances)
 }
 
 func TestRecordSnapshotSkipUnchanged(t *testing.T) {

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/mail"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -535,12 +537,48 @@ func (s *Server) kosliPutEnvironment(w http.ResponseWriter, r *http.Request) {
 	s.kosliWrite(w, r, domain.SaveEnvironmentByName{ID: newID(), Org: org, Fields: domain.EnvironmentFields{Name: &name, Type: &typ, Description: b.Description}})
 }
 
-// kosliReport is a snapshot report: one entry per instance holder.
+// kosliReport is a snapshot report: one entry per instance holder (a pod,
+// a task, a function ...).
 type kosliReport struct {
-	Artifacts []struct {
-		Digests           map[string]string `json:"digests"`
-		CreationTimestamp int64             `json:"creationTimestamp"`
-	} `json:"artifacts"`
+	Artifacts []kosliReportEntry `json:"artifacts"`
+}
+
+// kosliReportEntry is one instance holder: the artifacts it runs (name to
+// fingerprint), when it started, and whatever else the report says of it
+// (a pod's name, namespace and owners, a task's ARN ...), kept as context.
+type kosliReportEntry struct {
+	Digests           map[string]string
+	CreationTimestamp int64
+	Context           json.RawMessage
+}
+
+// UnmarshalJSON implements json.Unmarshaler: digests and creationTimestamp
+// are read, every other field goes into Context.
+func (e *kosliReportEntry) UnmarshalJSON(b []byte) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return errors.New("each artifacts entry must be an object")
+	}
+	if raw, ok := fields["digests"]; ok {
+		if err := json.Unmarshal(raw, &e.Digests); err != nil {
+			return errors.New("digests must map artifact names to fingerprints (strings)")
+		}
+		delete(fields, "digests")
+	}
+	if raw, ok := fields["creationTimestamp"]; ok {
+		if err := json.Unmarshal(raw, &e.CreationTimestamp); err != nil {
+			return errors.New("creationTimestamp must be an integer (Unix seconds)")
+		}
+		delete(fields, "creationTimestamp")
+	}
+	if len(fields) > 0 {
+		ctx, err := json.Marshal(fields) // sorted keys, compact
+		if err != nil {
+			return fmt.Errorf("artifacts entry: %w", err)
+		}
+		e.Context = ctx
+	}
+	return nil
 }
 
 func (s *Server) kosliReportSnapshot(w http.ResponseWriter, r *http.Request) {
@@ -554,17 +592,18 @@ func (s *Server) kosliReportSnapshot(w http.ResponseWriter, r *http.Request) {
 		writeKosliError(w, r, err)
 		return
 	}
-	// One running artifact per (name, digest), counting its instances.
+	// One running artifact per (name, digest), with its instances in the
+	// order they were reported.
 	type key struct{ name, fp string }
-	counts := map[key]int{}
+	instances := map[key][]domain.SnapshotInstance{}
 	var order []key
 	for _, e := range b.Artifacts {
-		for name, fp := range e.Digests {
-			k := key{name, fp}
-			if counts[k] == 0 {
+		for _, name := range slices.Sorted(maps.Keys(e.Digests)) {
+			k := key{name, e.Digests[name]}
+			if _, seen := instances[k]; !seen {
 				order = append(order, k)
 			}
-			counts[k]++
+			instances[k] = append(instances[k], domain.SnapshotInstance{CreatedAt: e.CreationTimestamp, Context: e.Context})
 		}
 	}
 	arts := make([]domain.SnapshotArtifact, 0, len(order))
@@ -573,7 +612,7 @@ func (s *Server) kosliReportSnapshot(w http.ResponseWriter, r *http.Request) {
 		if fp != "" && !strings.HasPrefix(fp, "sha256:") {
 			fp = "sha256:" + fp
 		}
-		arts = append(arts, domain.SnapshotArtifact{ArtifactName: k.name, ArtifactSha256: fp, InstanceCount: counts[k]})
+		arts = append(arts, domain.SnapshotArtifact{ArtifactName: k.name, ArtifactSha256: fp, InstanceCount: len(instances[k]), Instances: instances[k]})
 	}
 	by := actorOf(r)
 	s.kosliWrite(w, r, domain.RecordSnapshotByName{Org: v["org"], Environment: v["env"], Snapshot: domain.RecordSnapshot{

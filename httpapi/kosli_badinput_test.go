@@ -619,6 +619,9 @@ func kbiReportCases(t *testing.T) []kbiCase {
 		{name: "digest not 64 hex", body: entry("backend", "xyz"), status: http.StatusBadRequest},
 		{name: "digest too short", body: entry("backend", kbiFP[:63]), status: http.StatusBadRequest},
 		{name: "empty artifact name", body: entry("", kbiFP), status: http.StatusBadRequest},
+		{name: "an entry not an object", body: `{"artifacts":[1]}`, status: http.StatusBadRequest},
+		{name: "instance context too large", body: map[string]any{"artifacts": []any{map[string]any{"digests": map[string]string{"backend": kbiFP},
+			"podName": "web-a", "owners": strings.Repeat("o", 9<<10)}}}, status: http.StatusBadRequest},
 		// A logical environment has no snapshots of its own.
 		{name: "logical environment", path: "/api/v2/environments/acme/virt/report/server", body: valid},
 		{name: "oversized", body: `{"artifacts":[` + big + `{}]}`, status: http.StatusRequestEntityTooLarge},

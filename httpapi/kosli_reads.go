@@ -446,6 +446,11 @@ func (s *Server) kosliSnapshot(w http.ResponseWriter, r *http.Request) {
 		writeKosliError(w, r, err)
 		return
 	}
+	was, err := s.previousCounts(env.ID, snap.SnapshotIndex)
+	if err != nil {
+		writeKosliError(w, r, err)
+		return
+	}
 	counts := map[string]int{"true": 0, "false": 0, "null": 0}
 	arts := []map[string]any{}
 	compliant := true
@@ -453,6 +458,7 @@ func (s *Server) kosliSnapshot(w http.ResponseWriter, r *http.Request) {
 		ok := a.ComplianceStatus == runningCompliant || a.Allowlisted
 		entry := map[string]any{"name": a.ArtifactName, "fingerprint": strings.TrimPrefix(a.ArtifactSha256, "sha256:"),
 			"instance_count": a.InstanceCount, "flows": a.Provenance, "allowlisted": a.Allowlisted}
+		kosliInstances(entry, env.Type, a.SnapshotArtifact)
 		if len(policies) > 0 && a.ArtifactSha256 != "" {
 			trails, err := s.cfg.Store.DigestTrails(a.ArtifactSha256, org)
 			if err != nil {
@@ -468,6 +474,7 @@ func (s *Server) kosliSnapshot(w http.ResponseWriter, r *http.Request) {
 			entry["policy_decisions"] = evals
 		}
 		entry["compliant"] = ok
+		entry["annotation"] = kosliAnnotation(was[a.ArtifactName+"\x00"+a.ArtifactSha256], a.InstanceCount, ok)
 		counts[strconv.FormatBool(ok)]++
 		compliant = compliant && ok
 		arts = append(arts, entry)
@@ -476,6 +483,78 @@ func (s *Server) kosliSnapshot(w http.ResponseWriter, r *http.Request) {
 		"timestamp": float64(snap.RecordedAt.UnixNano()) / 1e9, "type": kosliTypeOf(env.Type), "compliant": compliant,
 		"html_url":                  s.htmlURL(r, "/api/v1/environments/"+env.ID+"/snapshots/"+strconv.Itoa(snap.SnapshotIndex)),
 		"artifact_compliance_count": counts, "applied_policies": policies, "artifacts": arts})
+}
+
+// previousCounts maps each (name, digest) of the snapshot before index to
+// its instance count; empty for the first snapshot.
+func (s *Server) previousCounts(envID string, index int) (map[string]int, error) {
+	out := map[string]int{}
+	if index <= 1 {
+		return out, nil
+	}
+	prev, err := s.cfg.Store.Snapshot(envID, index-1)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range prev.Artifacts {
+		out[a.ArtifactName+"\x00"+a.ArtifactSha256] += a.InstanceCount
+	}
+	return out, nil
+}
+
+// kosliAnnotation says how an artifact's instances changed since the
+// previous snapshot, as Kosli's snapshot answer does.
+func kosliAnnotation(was, now int, compliant bool) map[string]any {
+	typ := "changed"
+	switch {
+	case was == 0 && compliant:
+		typ = "started-compliant"
+	case was == 0:
+		typ = "started-non-compliant"
+	case was == now:
+		typ = "unchanged"
+	}
+	return map[string]any{"type": typ, "was": was, "now": now}
+}
+
+// kosliInstances adds what Kosli's snapshot answer says of an artifact's
+// instances: creationTimestamp (one per instance), pods for a K8S
+// environment (by pod name: namespace, creationTimestamp, owners), and
+// ecs_context for an ECS one (the first task's ARN, cluster and service).
+func kosliInstances(entry map[string]any, envType string, a domain.SnapshotArtifact) {
+	times := make([]int64, len(a.Instances))
+	for i, in := range a.Instances {
+		times[i] = in.CreatedAt
+	}
+	entry["creationTimestamp"] = times
+	entry["pods"] = nil
+	switch envType {
+	case "K8S":
+		pods := map[string]any{}
+		for _, in := range a.Instances {
+			var ctx struct {
+				PodName   string          `json:"podName"`
+				Namespace string          `json:"namespace"`
+				Owners    json.RawMessage `json:"owners"`
+			}
+			if json.Unmarshal(in.Context, &ctx) == nil && ctx.PodName != "" {
+				pods[ctx.PodName] = map[string]any{"namespace": ctx.Namespace, "creationTimestamp": in.CreatedAt, "owners": ctx.Owners}
+			}
+		}
+		entry["pods"] = pods
+	case "ECS":
+		for _, in := range a.Instances {
+			var ctx struct {
+				TaskArn     string `json:"taskArn"`
+				ClusterName string `json:"cluster_name"`
+				ServiceName string `json:"service_name"`
+			}
+			if json.Unmarshal(in.Context, &ctx) == nil && ctx.TaskArn != "" {
+				entry["ecs_context"] = map[string]any{"task_arn": ctx.TaskArn, "cluster_name": ctx.ClusterName, "service_name": ctx.ServiceName}
+				break
+			}
+		}
+	}
 }
 
 // kosliSearch answers `kosli search`: a fingerprint or a commit (prefix).

@@ -3,6 +3,7 @@ package domain
 import (
 	"encoding/json"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -75,7 +76,13 @@ func (c SaveFlowByName) Decide(s *State, now time.Time) ([]Event, error) {
 	org := c.Org
 	f := FlowFields{Description: c.Description, TemplateYAML: c.TemplateYAML, RequiredAttestationTypes: c.RequiredTypes}
 	if id, ok := s.flowNames[org+"/"+strings.TrimSpace(c.Name)]; ok {
-		return UpdateFlow{ID: id, Fields: f}.Decide(s, now)
+		evts, err := UpdateFlow{ID: id, Fields: f}.Decide(s, now)
+		if err == nil && len(evts) == 1 {
+			if next, ok := evts[0].Data.(*Flow); ok && sameButUpdated(*next, *s.flows[id], func(v *Flow) { v.UpdatedAt = time.Time{} }) {
+				return nil, nil
+			}
+		}
+		return evts, err
 	}
 	name := c.Name
 	f.Name, f.OrgSlug = &name, &org
@@ -200,7 +207,13 @@ func (c SaveEnvironmentByName) Decide(s *State, now time.Time) ([]Event, error) 
 	f := c.Fields
 	f.OrgSlug = &org
 	if id, ok := s.envNames[org+"/"+strings.TrimSpace(*f.Name)]; ok {
-		return UpdateEnvironment{ID: id, Fields: f}.Decide(s, now)
+		evts, err := UpdateEnvironment{ID: id, Fields: f}.Decide(s, now)
+		if err == nil && len(evts) == 1 {
+			if next, ok := evts[0].Data.(*Environment); ok && sameButUpdated(*next, *s.envs[id].env, func(v *Environment) { v.UpdatedAt = time.Time{} }) {
+				return nil, nil
+			}
+		}
+		return evts, err
 	}
 	return CreateEnvironment{ID: c.ID, Fields: f}.Decide(s, now)
 }
@@ -268,4 +281,14 @@ func (s *State) LogicalByName(name string) (*LogicalEnvironment, bool) {
 		}
 	}
 	return nil, false
+}
+
+// sameButUpdated reports whether next equals cur once clear has wiped what
+// every update changes (its time). Kosli's create-or-update commands run in
+// every pipeline; one that changes nothing appends nothing, so the ledger
+// does not fill with updates that are not facts.
+func sameButUpdated[T any](next, cur T, clear func(*T)) bool {
+	clear(&next)
+	clear(&cur)
+	return reflect.DeepEqual(next, cur)
 }

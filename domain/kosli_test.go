@@ -737,13 +737,18 @@ func TestKosliApplyFromStoredEvents(t *testing.T) {
 				t.Helper()
 				assert.Equal(t, []string{"t1: PENDING -> COMPLIANT (junit attestation PASSED)"}, statusChanges(t, evts))
 			}},
-		{name: "the environment is updated", cmd: domain.SaveEnvironmentByName{ID: "ey", Org: "acme", Fields: domain.EnvironmentFields{Name: ptr("prod")}},
+		{name: "the environment is updated", cmd: domain.SaveEnvironmentByName{ID: "ey", Org: "acme", Fields: domain.EnvironmentFields{Name: ptr("prod"), Description: ptr("live")}},
 			check: func(t *testing.T, evts []domain.Event) {
 				t.Helper()
 				e := envPayload[domain.Environment](t, evts[0])
 				assert.Equal(t, "e1", e.ID)
 				assert.Equal(t, "BLOCK", e.DriftPolicy)
+				assert.Equal(t, "live", e.Description)
 			}},
+		{name: "an unchanged environment appends nothing", cmd: domain.SaveEnvironmentByName{ID: "ez", Org: "acme", Fields: domain.EnvironmentFields{Name: ptr("prod"), Type: ptr("K8S")}},
+			check: func(t *testing.T, evts []domain.Event) { t.Helper(); assert.Empty(t, evts) }},
+		{name: "an unchanged flow appends nothing", cmd: domain.SaveFlowByName{ID: "fz", Org: "acme", Name: "svc", Description: ptr("updated"), TemplateYAML: ptr(kosliBackendTemplate)},
+			check: func(t *testing.T, evts []domain.Event) { t.Helper(); assert.Empty(t, evts) }},
 		{name: "the next snapshot index", cmd: domain.RecordSnapshotByName{Org: "acme", Environment: "prod", Snapshot: envSkip("s2", "", envArt("api", envSha("b")))},
 			check: func(t *testing.T, evts []domain.Event) {
 				t.Helper()

@@ -92,3 +92,31 @@ func TestKosliSnapshotInstances(t *testing.T) {
 	assert.Equal(t, []any{1767225600.0, 1767225601.0}, task["creationTimestamp"])
 	assert.EqualValues(t, 2, task["instance_count"])
 }
+
+// TestKosliUnchangedDefinitionsAppendNothing: pipelines run `kosli create
+// flow` and `kosli create environment` on every build; when the definition
+// has not changed, nothing is appended, and a changed one is recorded.
+func TestKosliUnchangedDefinitionsAppendNothing(t *testing.T) {
+	t.Parallel()
+	n := newNode(t)
+	require.Equal(t, http.StatusCreated, n.do(t, http.MethodPost, "/api/v1/organisations", map[string]any{"slug": "acme", "name": "Acme"}).status)
+	flow := map[string]any{"name": "svc", "description": "the service", "template": []string{"artifact", "junit"}}
+	env := map[string]any{"name": "prod", "type": "K8S", "description": "production"}
+	kosliJSON(t, n, http.MethodPut, "/api/v2/flows/acme", flow)
+	kosliJSON(t, n, http.MethodPut, "/api/v2/environments/acme", env)
+	head := n.head(t)
+	for range 3 {
+		kosliJSON(t, n, http.MethodPut, "/api/v2/flows/acme", flow)
+		kosliJSON(t, n, http.MethodPut, "/api/v2/environments/acme", env)
+	}
+	assert.Equal(t, head, n.head(t), "unchanged definitions append nothing")
+
+	flow["template"] = []string{"artifact", "junit", "snyk"}
+	kosliJSON(t, n, http.MethodPut, "/api/v2/flows/acme", flow)
+	env["description"] = "production, EU"
+	kosliJSON(t, n, http.MethodPut, "/api/v2/environments/acme", env)
+	assert.Equal(t, head+2, n.head(t), "each change is one event")
+	r := n.do(t, http.MethodGet, "/api/v1/organisations/acme/flows", nil)
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Contains(t, string(r.body), `"snyk"`)
+}

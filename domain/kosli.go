@@ -255,10 +255,11 @@ func (c SaveLogicalByName) Decide(s *State, now time.Time) ([]Event, error) {
 		}
 	}
 	var l LogicalEnvironment
+	var was *LogicalEnvironment
 	typ := EventLogicalUpdated
 	for _, cur := range s.logical {
 		if cur.Name == strings.TrimSpace(c.Name) && cur.OrgSlug != nil && *cur.OrgSlug == c.Org {
-			l = *cur
+			l, was = *cur, cur
 		}
 	}
 	if l.ID == "" {
@@ -270,6 +271,9 @@ func (c SaveLogicalByName) Decide(s *State, now time.Time) ([]Event, error) {
 		l.Description = *c.Description
 	}
 	l.Members, l.UpdatedAt = members, now.UTC()
+	if was != nil && sameButUpdated(l, *was, func(v *LogicalEnvironment) { v.UpdatedAt = time.Time{} }) {
+		return nil, nil
+	}
 	return []Event{{Type: typ, Org: NoOrg, Aggregate: AggregateLogical, AggregateID: l.ID, Data: &l}}, nil
 }
 

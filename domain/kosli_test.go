@@ -747,6 +747,8 @@ func TestKosliApplyFromStoredEvents(t *testing.T) {
 			}},
 		{name: "an unchanged environment appends nothing", cmd: domain.SaveEnvironmentByName{ID: "ez", Org: "acme", Fields: domain.EnvironmentFields{Name: ptr("prod"), Type: ptr("K8S")}},
 			check: func(t *testing.T, evts []domain.Event) { t.Helper(); assert.Empty(t, evts) }},
+		{name: "an unchanged logical environment appends nothing", cmd: domain.SaveLogicalByName{ID: "lz", Org: "acme", Name: "production", Included: []string{"prod"}},
+			check: func(t *testing.T, evts []domain.Event) { t.Helper(); assert.Empty(t, evts) }},
 		{name: "an unchanged flow appends nothing", cmd: domain.SaveFlowByName{ID: "fz", Org: "acme", Name: "svc", Description: ptr("updated"), TemplateYAML: ptr(kosliBackendTemplate)},
 			check: func(t *testing.T, evts []domain.Event) { t.Helper(); assert.Empty(t, evts) }},
 		{name: "the next snapshot index", cmd: domain.RecordSnapshotByName{Org: "acme", Environment: "prod", Snapshot: envSkip("s2", "", envArt("api", envSha("b")))},

@@ -17,7 +17,8 @@ import (
 // TestEveryWriteRouteRefusesGarbage walks the router, so a route added
 // later is covered without anyone remembering to: every route that takes a
 // POST, PUT, PATCH or DELETE is sent bodies no client should send (broken
-// JSON, the wrong JSON types, a body over the limit), with its path
+// JSON, the wrong JSON types, a body over the limit, broken multipart
+// forms), with its path
 // variables naming things that exist and things that do not, with and
 // without dry run. No answer may be a 5xx, every refusal carries the JSON
 // error body, and no request appends anything. The per-area bad-input tests
@@ -28,13 +29,18 @@ func TestEveryWriteRouteRefusesGarbage(t *testing.T) {
 	require.Greater(t, len(targets), 40, "the walk finds the write routes")
 	start := n.head(t)
 	before := start
-	bodies := []struct{ name, body string }{
-		{"malformed", `{"name":`},
-		{"an array", `[1,2]`},
-		{"a string", `"x"`},
-		{"null", `null`},
-		{"wrong types", `{"name":42,"type":[],"status":{},"sha256Digest":7,"flowId":true,"trailId":1.5}`},
-		{"over the limit", `{"name":"` + strings.Repeat("x", 2<<20) + `"}`},
+	const jsonType, formType = "application/json", "multipart/form-data; boundary=zzz"
+	bodies := []struct{ name, body, contentType string }{
+		{"malformed", `{"name":`, jsonType},
+		{"an array", `[1,2]`, jsonType},
+		{"a string", `"x"`, jsonType},
+		{"null", `null`, jsonType},
+		{"wrong types", `{"name":42,"type":[],"status":{},"sha256Digest":7,"flowId":true,"trailId":1.5}`, jsonType},
+		{"over the limit", `{"name":"` + strings.Repeat("x", 2<<20) + `"}`, jsonType},
+		{"a truncated form", "--zzz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.xml\"\r\n\r\n<testsuite", formType},
+		{"a form of garbage parts", "--zzz\r\nContent-Disposition: form-data; name=\"data_json\"\r\n\r\n{\"name\":\r\n" +
+			"--zzz\r\nContent-Disposition: form-data; name=\"payload\"\r\n\r\n[]\r\n--zzz--\r\n", formType},
+		{"a form without a boundary", "--zzz--\r\n", "multipart/form-data"},
 	}
 	for _, tg := range targets {
 		for _, b := range bodies {
@@ -43,7 +49,7 @@ func TestEveryWriteRouteRefusesGarbage(t *testing.T) {
 				if dry {
 					headers = []string{"X-Factstore-Dry-Run", "true"}
 				}
-				r := n.do(t, tg.method, tg.path, b.body, append(headers, "Content-Type", "application/json")...)
+				r := n.do(t, tg.method, tg.path, b.body, append(headers, "Content-Type", b.contentType)...)
 				what := fmt.Sprintf("%s %s with %s (dry run %t): %d %s", tg.method, tg.path, b.name, dry, r.status, clip(r.body))
 				if h := n.head(t); !assert.Equal(t, before, h, "appended by %s", what) {
 					before = h

@@ -446,10 +446,14 @@ func (s *Server) kosliSnapshot(w http.ResponseWriter, r *http.Request) {
 		writeKosliError(w, r, err)
 		return
 	}
-	was, err := s.previousCounts(env.ID, snap.SnapshotIndex)
+	prev, err := s.previousArtifacts(env.ID, snap.SnapshotIndex)
 	if err != nil {
 		writeKosliError(w, r, err)
 		return
+	}
+	was := map[string]int{}
+	for _, a := range prev {
+		was[a.ArtifactName+"\x00"+a.ArtifactSha256] += a.InstanceCount
 	}
 	counts := map[string]int{"true": 0, "false": 0, "null": 0}
 	arts := []map[string]any{}
@@ -478,6 +482,23 @@ func (s *Server) kosliSnapshot(w http.ResponseWriter, r *http.Request) {
 		counts[strconv.FormatBool(ok)]++
 		compliant = compliant && ok
 		arts = append(arts, entry)
+		delete(was, a.ArtifactName+"\x00"+a.ArtifactSha256)
+	}
+	// What ran before and runs no more stays listed as exited, judged by
+	// nothing (compliant null), as Kosli lists it; it does not count
+	// towards the snapshot's compliance.
+	for _, a := range prev {
+		k := a.ArtifactName + "\x00" + a.ArtifactSha256
+		n, gone := was[k]
+		if !gone {
+			continue
+		}
+		delete(was, k)
+		entry := map[string]any{"name": a.ArtifactName, "fingerprint": strings.TrimPrefix(a.ArtifactSha256, "sha256:"),
+			"instance_count": 0, "creationTimestamp": []int64{}, "pods": nil, "flows": nil, "allowlisted": false, "compliant": nil,
+			"annotation": map[string]any{"type": "exited", "was": n, "now": 0}}
+		counts["null"]++
+		arts = append(arts, entry)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"index": snap.SnapshotIndex, "is_latest": snap.SnapshotIndex == latest,
 		"timestamp": float64(snap.RecordedAt.UnixNano()) / 1e9, "type": kosliTypeOf(env.Type), "compliant": compliant,
@@ -485,21 +506,17 @@ func (s *Server) kosliSnapshot(w http.ResponseWriter, r *http.Request) {
 		"artifact_compliance_count": counts, "applied_policies": policies, "artifacts": arts})
 }
 
-// previousCounts maps each (name, digest) of the snapshot before index to
-// its instance count; empty for the first snapshot.
-func (s *Server) previousCounts(envID string, index int) (map[string]int, error) {
-	out := map[string]int{}
+// previousArtifacts returns the artifacts of the snapshot before index;
+// none for the first.
+func (s *Server) previousArtifacts(envID string, index int) ([]domain.SnapshotArtifact, error) {
 	if index <= 1 {
-		return out, nil
+		return nil, nil
 	}
 	prev, err := s.cfg.Store.Snapshot(envID, index-1)
 	if err != nil {
 		return nil, err
 	}
-	for _, a := range prev.Artifacts {
-		out[a.ArtifactName+"\x00"+a.ArtifactSha256] += a.InstanceCount
-	}
-	return out, nil
+	return prev.Artifacts, nil
 }
 
 // kosliAnnotation says how an artifact's instances changed since the

@@ -13,8 +13,9 @@ import (
 // report of each instance (its start time, its pod or task) comes back in
 // the snapshot as Kosli presents it: creationTimestamp with one entry per
 // instance, pods by name for K8S, ecs_context for ECS, and an annotation
-// saying how the instances changed since the previous snapshot. A change
-// of instance count alone makes no new snapshot; a new digest does.
+// saying how the instances changed since the previous snapshot, what
+// exited included. A change of instance count alone makes no new
+// snapshot; a new digest does.
 func TestKosliSnapshotInstances(t *testing.T) {
 	t.Parallel()
 	n := newNode(t)
@@ -75,7 +76,10 @@ func TestKosliSnapshotInstances(t *testing.T) {
 	second := snapshot("prod", "-1")
 	assert.Equal(t, map[string]any{"type": "changed", "was": 2.0, "now": 3.0}, second["shop/web:1"]["annotation"])
 	assert.Equal(t, map[string]any{"type": "started-non-compliant", "was": 0.0, "now": 1.0}, second["shop/api:2"]["annotation"])
-	assert.NotContains(t, second, "shop/api:1")
+	assert.Equal(t, map[string]any{"type": "exited", "was": 1.0, "now": 0.0}, second["shop/api:1"]["annotation"],
+		"what ran before stays listed as exited")
+	assert.Nil(t, second["shop/api:1"]["compliant"])
+	assert.EqualValues(t, 0, second["shop/api:1"]["instance_count"])
 	assert.Len(t, second["shop/web:1"]["pods"], 3)
 	// The earlier snapshot is as it was.
 	assert.Equal(t, first["shop/web:1"]["pods"], snapshot("prod", "1")["shop/web:1"]["pods"])

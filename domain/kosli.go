@@ -147,6 +147,9 @@ func (c SaveTrailByName) Decide(s *State, now time.Time) ([]Event, error) {
 	if err := check.validate(); err != nil {
 		return nil, err
 	}
+	if sameButUpdated(t, *ts.trail, func(v *Trail) { v.UpdatedAt = time.Time{} }) {
+		return nil, nil // a pipeline run again begins the same trail
+	}
 	t.UpdatedAt = now.UTC()
 	ev := Event{Type: EventTrailUpdated, Org: t.Org(), Aggregate: AggregateTrail, AggregateID: t.ID, Data: &t}
 	next := ts.with(func(*TrailFacts) {}).withTrail(&t)

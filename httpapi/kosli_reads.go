@@ -453,7 +453,7 @@ func (s *Server) kosliSnapshot(w http.ResponseWriter, r *http.Request) {
 	}
 	was := map[string]int{}
 	for _, a := range prev {
-		was[a.ArtifactName+"\x00"+a.ArtifactSha256] += a.InstanceCount
+		was[runKey(a)] += a.InstanceCount
 	}
 	counts := map[string]int{"true": 0, "false": 0, "null": 0}
 	arts := []map[string]any{}
@@ -478,17 +478,17 @@ func (s *Server) kosliSnapshot(w http.ResponseWriter, r *http.Request) {
 			entry["policy_decisions"] = evals
 		}
 		entry["compliant"] = ok
-		entry["annotation"] = kosliAnnotation(was[a.ArtifactName+"\x00"+a.ArtifactSha256], a.InstanceCount, ok)
+		entry["annotation"] = kosliAnnotation(was[runKey(a.SnapshotArtifact)], a.InstanceCount, ok)
 		counts[strconv.FormatBool(ok)]++
 		compliant = compliant && ok
 		arts = append(arts, entry)
-		delete(was, a.ArtifactName+"\x00"+a.ArtifactSha256)
+		delete(was, runKey(a.SnapshotArtifact))
 	}
 	// What ran before and runs no more stays listed as exited, judged by
 	// nothing (compliant null), as Kosli lists it; it does not count
 	// towards the snapshot's compliance.
 	for _, a := range prev {
-		k := a.ArtifactName + "\x00" + a.ArtifactSha256
+		k := runKey(a)
 		n, gone := was[k]
 		if !gone {
 			continue
@@ -505,6 +505,10 @@ func (s *Server) kosliSnapshot(w http.ResponseWriter, r *http.Request) {
 		"html_url":                  s.htmlURL(r, "/api/v1/environments/"+env.ID+"/snapshots/"+strconv.Itoa(snap.SnapshotIndex)),
 		"artifact_compliance_count": counts, "applied_policies": policies, "artifacts": arts})
 }
+
+// runKey identifies a running artifact across snapshots: its name and
+// digest.
+func runKey(a domain.SnapshotArtifact) string { return a.ArtifactName + "\x00" + a.ArtifactSha256 }
 
 // previousArtifacts returns the artifacts of the snapshot before index;
 // none for the first.

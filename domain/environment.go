@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -212,6 +213,9 @@ func (c UpdateEnvironment) Decide(s *State, now time.Time) ([]Event, error) {
 	}
 	if id, taken := s.envNames[e.scopedName()]; taken && id != e.ID {
 		return nil, Conflict("an environment named %q already exists", e.Name)
+	}
+	if reflect.DeepEqual(e, *cur.env) {
+		return nil, nil // nothing changes: no event
 	}
 	e.UpdatedAt = now.UTC()
 	return []Event{{Type: EventEnvironmentUpdated, Org: e.Org(), Aggregate: AggregateEnvironment, AggregateID: e.ID, Data: &e}}, nil

@@ -865,8 +865,10 @@ func TestLogicalEnvironmentCommands(t *testing.T) {
 		{name: "update with a long name", cmd: save("l2", false, ptr(strings.Repeat("n", 256)), nil), err: domain.ErrInvalid},
 		{name: "update the description only", cmd: save("l1", false, nil, ptr("every region")),
 			check: logical(domain.EventLogicalUpdated, "production", "every region")},
-		{name: "an empty name leaves the name", cmd: save("l1", false, ptr(""), nil),
-			check: logical(domain.EventLogicalUpdated, "production", "every region")},
+		{name: "an empty name leaves the name: nothing changes, no event", cmd: save("l1", false, ptr(""), nil),
+			check: noEvents},
+		{name: "the same description again: no event", cmd: save("l1", false, nil, ptr("every region")),
+			check: noEvents},
 		{name: "add an unknown environment", cmd: member("l1", "nope", true), err: domain.ErrNotFound},
 		{name: "add to an unknown logical environment", cmd: member("nope", "e1", true), err: domain.ErrNotFound},
 		{name: "add prod-eu", cmd: member("l1", "e1", true), check: logical(domain.EventLogicalMemberAdded, "production", "every region", "e1")},
@@ -1059,4 +1061,10 @@ func TestEnvironmentStateRollback(t *testing.T) {
 	evts, err := envSnap("p3", "e1").Decide(s, now)
 	require.NoError(t, err)
 	assert.Equal(t, 3, envPayload[domain.Snapshot](t, evts[0]).SnapshotIndex, "s2 was rolled back; p2 is 2")
+}
+
+// noEvents checks that a command decided no events.
+func noEvents(t *testing.T, evts []domain.Event) {
+	t.Helper()
+	assert.Empty(t, evts)
 }

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -301,6 +302,9 @@ func (c UpdateFlow) Decide(s *State, now time.Time) ([]Event, error) {
 	}
 	if id, taken := s.flowNames[f.scopedName()]; taken && id != f.ID {
 		return nil, Conflict("a flow named %q already exists", f.Name)
+	}
+	if reflect.DeepEqual(f, *cur) {
+		return nil, nil // nothing changes: no event
 	}
 	f.UpdatedAt = now.UTC()
 	ev := Event{Type: EventFlowUpdated, Org: f.Org(), Aggregate: AggregateFlow, AggregateID: f.ID, Data: &f}

@@ -158,3 +158,40 @@ func TestAuditEventType(t *testing.T) {
 	assert.Equal(t, "GATE_BLOCKED", domain.AuditEventType("compliance.asserted", []byte(`{"compliant":false}`)))
 	assert.ErrorIs(t, domain.NotFound("flow", "x"), domain.ErrNotFound)
 }
+
+// TestUpdatesThatChangeNothingDecideNoEvents: an update that leaves a
+// resource as it is appends nothing (pipelines re-apply their definitions
+// on every run); one that changes a field is one event.
+func TestUpdatesThatChangeNothingDecideNoEvents(t *testing.T) {
+	s := domain.NewState()
+	apply(t, s, domain.CreateOrganisation{ID: "o1", Slug: "acme", Fields: domain.OrganisationFields{Name: ptr("Acme"), Description: ptr("d")}})
+	apply(t, s, domain.CreateFlow{ID: "f1", Fields: domain.FlowFields{Name: ptr("svc"), Description: ptr("d"),
+		RequiredAttestationTypes: []string{"junit"}, OrgSlug: ptr("acme")}})
+	apply(t, s, domain.CreateEnvironment{ID: "e1", Fields: domain.EnvironmentFields{Name: ptr("prod"), Type: ptr("K8S"), OrgSlug: ptr("acme")}})
+	cases := []struct {
+		name    string
+		cmd     domain.Command
+		changes bool
+	}{
+		{"flow, no fields", domain.UpdateFlow{ID: "f1"}, false},
+		{"flow, the same fields", domain.UpdateFlow{ID: "f1", Fields: domain.FlowFields{Name: ptr(" svc "), Description: ptr("d"),
+			RequiredAttestationTypes: []string{"junit"}, OrgSlug: ptr("acme")}}, false},
+		{"flow, another description", domain.UpdateFlow{ID: "f1", Fields: domain.FlowFields{Description: ptr("e")}}, true},
+		{"flow, another required type", domain.UpdateFlow{ID: "f1", Fields: domain.FlowFields{RequiredAttestationTypes: []string{"snyk"}}}, true},
+		{"organisation, the same name", domain.UpdateOrganisation{Slug: "acme", Fields: domain.OrganisationFields{Name: ptr("Acme")}}, false},
+		{"organisation, another description", domain.UpdateOrganisation{Slug: "acme", Fields: domain.OrganisationFields{Description: ptr("e")}}, true},
+		{"environment, the same type", domain.UpdateEnvironment{ID: "e1", Fields: domain.EnvironmentFields{Type: ptr("K8S")}}, false},
+		{"environment, another type", domain.UpdateEnvironment{ID: "e1", Fields: domain.EnvironmentFields{Type: ptr("ECS")}}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			evts, err := tc.cmd.Decide(s, now.Add(time.Hour))
+			require.NoError(t, err)
+			if tc.changes {
+				assert.Len(t, evts, 1)
+			} else {
+				assert.Empty(t, evts)
+			}
+		})
+	}
+}

@@ -76,13 +76,7 @@ func (c SaveFlowByName) Decide(s *State, now time.Time) ([]Event, error) {
 	org := c.Org
 	f := FlowFields{Description: c.Description, TemplateYAML: c.TemplateYAML, RequiredAttestationTypes: c.RequiredTypes}
 	if id, ok := s.flowNames[org+"/"+strings.TrimSpace(c.Name)]; ok {
-		evts, err := UpdateFlow{ID: id, Fields: f}.Decide(s, now)
-		if err == nil && len(evts) == 1 {
-			if next, ok := evts[0].Data.(*Flow); ok && sameButUpdated(*next, *s.flows[id], func(v *Flow) { v.UpdatedAt = time.Time{} }) {
-				return nil, nil
-			}
-		}
-		return evts, err
+		return UpdateFlow{ID: id, Fields: f}.Decide(s, now) // unchanged: no events
 	}
 	name := c.Name
 	f.Name, f.OrgSlug = &name, &org
@@ -210,13 +204,7 @@ func (c SaveEnvironmentByName) Decide(s *State, now time.Time) ([]Event, error) 
 	f := c.Fields
 	f.OrgSlug = &org
 	if id, ok := s.envNames[org+"/"+strings.TrimSpace(*f.Name)]; ok {
-		evts, err := UpdateEnvironment{ID: id, Fields: f}.Decide(s, now)
-		if err == nil && len(evts) == 1 {
-			if next, ok := evts[0].Data.(*Environment); ok && sameButUpdated(*next, *s.envs[id].env, func(v *Environment) { v.UpdatedAt = time.Time{} }) {
-				return nil, nil
-			}
-		}
-		return evts, err
+		return UpdateEnvironment{ID: id, Fields: f}.Decide(s, now) // unchanged: no events
 	}
 	return CreateEnvironment{ID: c.ID, Fields: f}.Decide(s, now)
 }

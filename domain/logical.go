@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -83,6 +84,9 @@ func (c SaveLogicalEnvironment) Decide(s *State, now time.Time) ([]Event, error)
 		if id != l.ID && other.Name == l.Name && other.OrgSlug == nil && l.OrgSlug == nil {
 			return nil, Conflict("a logical environment named %q already exists", l.Name)
 		}
+	}
+	if !c.Create && reflect.DeepEqual(l, *s.logical[c.ID]) {
+		return nil, nil // nothing changes: no event
 	}
 	l.UpdatedAt = now.UTC()
 	return []Event{{Type: typ, Org: NoOrg, Aggregate: AggregateLogical, AggregateID: l.ID, Data: &l}}, nil

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -122,6 +123,9 @@ func (c UpdateOrganisation) Decide(s *State, now time.Time) ([]Event, error) {
 	}
 	if c.Fields.Type != nil {
 		o.Type = strings.ToUpper(*c.Fields.Type)
+	}
+	if reflect.DeepEqual(o, *cur) {
+		return nil, nil // nothing changes: no event
 	}
 	o.UpdatedAt = now.UTC()
 	return []Event{{Type: EventOrganisationUpdated, Org: o.Slug, Aggregate: AggregateOrganisation, AggregateID: o.Slug, Data: &o}}, nil

@@ -434,6 +434,7 @@ func (w *Writer) complete(f *flight, later []*flight) {
 			p.res, p.err, p.replay = p.follow.res, p.follow.err, p.follow.replay
 			p.res.Replayed = true
 		}
+		p.res.StateSeq = w.pubSeq
 		close(p.done)
 	}
 }

@@ -174,6 +174,12 @@ type Result struct {
 	// Replayed is true when the events were appended by an earlier request
 	// with the same idempotency key.
 	Replayed bool
+	// StateSeq is the last ledger sequence stored when the request was
+	// answered: its command was decided on the ledger up to it (or on less),
+	// all of it durable. A command that appended nothing (an update that
+	// changes nothing) has no sequence of its own, and a reader waits for
+	// this one to see the state it was decided on.
+	StateSeq uint64
 }
 
 // LastSeq is the sequence of the last event (0 if none).
@@ -525,6 +531,7 @@ func (w *Writer) process(batch []*pending) (n int) {
 				p.res, p.err, p.replay = p.follow.res, p.follow.err, p.follow.replay
 				p.res.Replayed = true
 			}
+			p.res.StateSeq = w.head.NextSeq - 1
 			close(p.done)
 		}
 	}()

@@ -192,3 +192,45 @@ func TestSubjects(t *testing.T) {
 	assert.Equal(t, "factstore.events._.flow.flow.created", eventstore.Subject("", "flow", "flow.created"))
 	assert.Equal(t, "factstore.events.a_b_.flow.flow.created", eventstore.Subject("a.b*", "flow", "flow.created"))
 }
+
+// A command that appends nothing (an update that changes nothing) learns
+// the sequence its state was decided on, stored durably when it is
+// answered, so that a reader can wait for it; with one batch in flight or
+// several.
+func TestWriterNoEventResultCarriesItsStateSeq(t *testing.T) {
+	t.Parallel()
+	for _, inFlight := range []int{1, 3} {
+		t.Run(fmt.Sprintf("in flight %d", inFlight), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			w := e.writer(t, func(c *eventstore.WriterConfig) { c.MaxInFlight = inFlight })
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			for i := range 32 {
+				wg.Go(func() {
+					name := fmt.Sprintf("f%d", i)
+					created, err := w.Submit(ctx, create(name))
+					if assert.NoError(t, err) {
+						sameAgain(ctx, t, e, w, name, created.LastSeq())
+					}
+				})
+			}
+			wg.Wait()
+		})
+	}
+}
+
+// sameAgain submits an update of flow name that changes nothing and checks
+// the sequence its result carries.
+func sameAgain(ctx context.Context, t *testing.T, e *env, w *eventstore.Writer, name string, createdAt uint64) {
+	t.Helper()
+	same, err := w.Submit(ctx, eventstore.Request{Actor: "test", Command: domain.UpdateFlow{ID: name + "-id", Fields: domain.FlowFields{Name: &name}}})
+	if assert.NoError(t, err) {
+		assert.Empty(t, same.Events, "nothing changes")
+		assert.GreaterOrEqual(t, same.StateSeq, createdAt, "decided on a state that holds the flow")
+		stored, err := e.reader.LastSeq(ctx)
+		if assert.NoError(t, err) {
+			assert.LessOrEqual(t, same.StateSeq, stored, "that state is stored")
+		}
+	}
+}

@@ -65,7 +65,8 @@ func (s *Server) updateEnvironment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	s.command(w, r, domain.UpdateEnvironment{ID: mux.Vars(r)["id"], Fields: b.fields()}, http.StatusOK)
+	id := mux.Vars(r)["id"]
+	s.update(w, r, domain.UpdateEnvironment{ID: id, Fields: b.fields()}, func() (any, error) { return s.cfg.Store.Environment(id) })
 }
 
 func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request) {
@@ -434,20 +435,18 @@ func (s *Server) saveLogical(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	id, create := mux.Vars(r)["id"], r.Method == http.MethodPost
-	if create {
-		id = newID()
+	if r.Method != http.MethodPost {
+		id := mux.Vars(r)["id"]
+		s.update(w, r, domain.SaveLogicalEnvironment{ID: id, Name: b.Name, Description: b.Description},
+			func() (any, error) { return s.cfg.Store.LogicalEnvironment(id) })
+		return
 	}
-	out, err := s.write(w, r, domain.SaveLogicalEnvironment{ID: id, Create: create, Name: b.Name, Description: b.Description})
+	out, err := s.write(w, r, domain.SaveLogicalEnvironment{ID: newID(), Create: true, Name: b.Name, Description: b.Description})
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	status := http.StatusOK
-	if create {
-		status = http.StatusCreated
-	}
-	respondEvent(w, out, status)
+	respondEvent(w, out, http.StatusCreated)
 }
 
 func (s *Server) listLogical(w http.ResponseWriter, r *http.Request) {

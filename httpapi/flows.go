@@ -62,6 +62,31 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, cmd domain.Comm
 	respondEvent(w, out, status)
 }
 
+// update runs an update command. One that changes nothing appends no
+// event (PUTting a resource as it stands is common: pipelines re-apply
+// their definitions on every run); its answer is the resource as it
+// stands, which current reads.
+func (s *Server) update(w http.ResponseWriter, r *http.Request, cmd domain.Command, current func() (any, error)) {
+	out, err := s.write(w, r, cmd)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if len(out.res.Events) > 0 {
+		respondEvent(w, out, http.StatusOK)
+		return
+	}
+	v, err := current()
+	switch {
+	case err != nil:
+		writeError(w, r, err)
+	case out.dryRun:
+		writeJSON(w, http.StatusOK, dryRunBody{DryRun: true, WouldCreate: v})
+	default:
+		writeJSON(w, http.StatusOK, v)
+	}
+}
+
 // respondEvent answers with the payload of the request's first event.
 func respondEvent(w http.ResponseWriter, out written, status int) {
 	data := out.res.Events[0].Data
@@ -88,7 +113,8 @@ func (s *Server) updateFlow(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	s.command(w, r, domain.UpdateFlow{ID: mux.Vars(r)["id"], Fields: b.fields()}, http.StatusOK)
+	id := mux.Vars(r)["id"]
+	s.update(w, r, domain.UpdateFlow{ID: id, Fields: b.fields()}, func() (any, error) { return s.cfg.Store.Flow(id) })
 }
 
 func (s *Server) deleteFlow(w http.ResponseWriter, r *http.Request) {

@@ -54,7 +54,7 @@ func (s *Server) updateOrganisation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, domain.Invalid("slug", "cannot be changed"))
 		return
 	}
-	s.command(w, r, domain.UpdateOrganisation{Slug: slug, Fields: b.fields()}, http.StatusOK)
+	s.update(w, r, domain.UpdateOrganisation{Slug: slug, Fields: b.fields()}, func() (any, error) { return s.cfg.Store.Organisation(slug) })
 }
 
 func (s *Server) deleteOrganisation(w http.ResponseWriter, r *http.Request) {

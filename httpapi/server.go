@@ -261,7 +261,8 @@ type written struct {
 
 // write runs cmd through the writer: dry runs are decided and discarded;
 // real writes return after the events are stored durably and applied to the
-// read models, with X-Factstore-Seq set. An Idempotency-Key header makes a
+// read models, with X-Factstore-Seq set (a command that appends nothing
+// waits for the state it was decided on instead). An Idempotency-Key header makes a
 // retried request return the first one's events and append nothing.
 func (s *Server) write(w http.ResponseWriter, r *http.Request, cmd domain.Command) (written, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WriteTimeout)
@@ -283,22 +284,29 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, cmd domain.Comman
 	if err != nil {
 		return written{}, err
 	}
-	if req.DryRun {
-		return written{res: res, dryRun: true}, nil
-	}
-	if last := res.LastSeq(); last > 0 {
+	last := res.LastSeq() // 0 for a dry run
+	if last > 0 {
 		w.Header().Set("X-Factstore-Seq", strconv.FormatUint(last, 10))
 		if res.Replayed {
 			w.Header().Set("Idempotent-Replayed", "true")
 		}
-		if err := s.cfg.Store.WaitFor(ctx, last); err != nil {
+	}
+	// Answer once the read models hold what was appended or, when nothing
+	// was (a dry run, an update that changes nothing), the state the command
+	// was decided on: a read after the answer sees it.
+	wait := last
+	if wait == 0 {
+		wait = res.StateSeq
+	}
+	if wait > 0 {
+		if err := s.cfg.Store.WaitFor(ctx, wait); err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
-				return written{}, fmt.Errorf("%w: stored at %d but not yet visible: %w", errNotReady, last, err)
+				return written{}, fmt.Errorf("%w: stored at %d but not yet visible: %w", errNotReady, wait, err)
 			}
 			return written{}, err
 		}
 	}
-	return written{res: res}, nil
+	return written{res: res, dryRun: req.DryRun}, nil
 }
 
 // checkIdempotencyKey rejects an Idempotency-Key header too long to keep.

@@ -265,6 +265,15 @@ func (w *Writer) sealAhead(drafts []ledger.Draft) []ledger.Sealed {
 	return sealed
 }
 
+// chainAhead places drafts on the head and moves the head past it, as
+// sealAhead does, leaving the signatures to be made elsewhere.
+func (w *Writer) chainAhead(drafts []ledger.Draft) *ledger.Chained {
+	c := w.cfg.Signer.Chain(drafts, w.head.NextSeq, w.head.PrevHash)
+	seq, hash := c.Last()
+	w.head = ledger.ChainState{NextSeq: seq + 1, PrevHash: hash}
+	return c
+}
+
 // trackKeys notes the idempotency keys of decided requests whose events
 // are about to be published, so a repeat decided before the answer follows
 // the first instead of appending again.

@@ -2,7 +2,9 @@ package eventstore
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -72,6 +74,14 @@ func (w *Writer) nextArrival(t *time.Timer, deadline time.Time, idle time.Durati
 	}
 }
 
+// streamChunk is how many requests the writer decides at a time while it
+// streams a batch. The requests of a closed-loop round arrive faster than
+// they are decided and signed, so most of a batch queues up while its
+// first part is handled; deciding it in chunks lets the signing of one
+// overlap the deciding of the next (partSealer), where a whole queue
+// decided at once was signed only after the last request was decided.
+const streamChunk = 8
+
 // streamBatch publishes one atomic batch while collecting it, starting
 // with batch and taking what arrives until the expected callers came back,
 // none came for the idle gap (idleGap), the delay limit passed or the
@@ -84,44 +94,109 @@ func (w *Writer) streamBatch(batch []*pending, inbox string, n *int) (*flight, [
 	deadline := now.Add(streamDelayFactor * w.cfg.MaxBatchDelay)
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
+	sl := newPartSealer(w.cfg.Conn, &s)
+	end := func(rest []*pending) (*flight, []*pending) {
+		f.sealed, f.err = sl.wait()
+		return w.commitStreamed(f, &s, inbox, n), rest
+	}
 	var use batchUse
 	expect := w.released
 	w.released = 0
 	for part := batch; len(part) > 0; part = w.nextArrival(t, deadline, idleGap(len(f.batch), expect)) {
-		f.prep = time.Now()
-		mark := w.state.Mark()
-		drafts, owners, used, redo := w.decide(part, use)
-		for redo > 0 {
-			w.state.Rollback(mark)
-			drafts, owners, used, redo = w.decide(part[:redo], use)
-		}
-		if used == 0 {
-			w.state.Rollback(mark)
-		}
-		f.batch = append(f.batch, part[:used]...)
-		w.trackKeys(part[:used])
-		if len(drafts) > 0 {
-			sealed := w.sealAhead(drafts)
-			f.drafts = append(f.drafts, drafts...)
-			f.sealed = append(f.sealed, sealed...)
-			f.owners = append(f.owners, owners...)
-			use.events += len(drafts)
-			for _, d := range drafts {
-				use.bytes += d.Size()
-			}
-			if f.err == nil {
-				f.err = s.publish(w.cfg.Conn, drafts, sealed)
+		for off := 0; off < len(part); {
+			chunk := part[off:min(off+streamChunk, len(part))]
+			used := w.streamPart(f, chunk, &use, sl)
+			off += used
+			if used < len(chunk) {
+				return end(part[off:])
 			}
 		}
-		if used < len(part) {
-			return w.commitStreamed(f, &s, inbox, n), part[used:]
-		}
-		if f.err != nil || use.events >= w.cfg.MaxBatchEvents || soloIn(part) ||
+		if sl.failed.Load() || use.events >= w.cfg.MaxBatchEvents || soloIn(part) ||
 			(expect > 1 && len(f.batch) >= expect && len(w.reqs) == 0) {
 			break
 		}
 	}
-	return w.commitStreamed(f, &s, inbox, n), nil
+	return end(nil)
+}
+
+// streamPart decides chunk after what the batch holds (use), places its
+// events on the chain and hands them to sl to be signed and published. It
+// returns how many of the requests the batch took.
+func (w *Writer) streamPart(f *flight, chunk []*pending, use *batchUse, sl *partSealer) int {
+	f.prep = time.Now()
+	mark := w.state.Mark()
+	drafts, owners, used, redo := w.decide(chunk, *use)
+	for redo > 0 {
+		w.state.Rollback(mark)
+		drafts, owners, used, redo = w.decide(chunk[:redo], *use)
+	}
+	if used == 0 {
+		w.state.Rollback(mark)
+	}
+	f.batch = append(f.batch, chunk[:used]...)
+	w.trackKeys(chunk[:used])
+	if len(drafts) > 0 {
+		c := w.chainAhead(drafts)
+		f.drafts = append(f.drafts, drafts...)
+		f.owners = append(f.owners, owners...)
+		use.events += len(drafts)
+		for _, d := range drafts {
+			use.bytes += d.Size()
+		}
+		sl.add(c, drafts)
+	}
+	return used
+}
+
+// partSealer signs and publishes the parts of a streamed batch, in order,
+// on a goroutine of its own, while the writer decides the next part.
+type partSealer struct {
+	nc     *nats.Conn
+	s      *streamed
+	jobs   chan sealJob
+	done   chan struct{}
+	failed atomic.Bool // a publish failed; the batch takes no more
+	// Written by the goroutine, read after done.
+	sealed []ledger.Sealed
+	err    error
+}
+
+type sealJob struct {
+	chain  *ledger.Chained
+	drafts []ledger.Draft
+}
+
+func newPartSealer(nc *nats.Conn, s *streamed) *partSealer {
+	sl := &partSealer{nc: nc, s: s, jobs: make(chan sealJob, 16), done: make(chan struct{})}
+	go sl.run()
+	return sl
+}
+
+func (sl *partSealer) run() {
+	defer close(sl.done)
+	for j := range sl.jobs {
+		sealed := j.chain.Sign(runtime.GOMAXPROCS(0))
+		sl.sealed = append(sl.sealed, sealed...)
+		if sl.err == nil {
+			if err := sl.s.publish(sl.nc, j.drafts, sealed); err != nil {
+				sl.err = err
+				sl.failed.Store(true)
+			}
+		}
+	}
+}
+
+// add queues a part placed on the chain.
+func (sl *partSealer) add(c *ledger.Chained, drafts []ledger.Draft) {
+	sl.jobs <- sealJob{chain: c, drafts: drafts}
+}
+
+// wait returns every part sealed, once all are published (all but the
+// last message: it carries the commit), and the first publish error.
+func (sl *partSealer) wait() ([]ledger.Sealed, error) {
+	close(sl.jobs)
+	<-sl.done
+	return sl.sealed, sl.err
 }
 
 // soloIn reports whether a request of part must be alone in its batch.

@@ -90,8 +90,24 @@ func TestStreamedBatchAcrossAtomicLimit(t *testing.T) {
 // several events is marked committed on its last stored event, which the
 // read models rely on to apply it in one transaction, and one of a single
 // event is stored as a plain message.
+//
+// Bursts of one chunk and of several (the writer decides a streamed batch
+// a chunk at a time and signs and publishes each on another goroutine)
+// come out the same.
 func TestStreamedBatchesPublishOnlyEvents(t *testing.T) {
 	t.Parallel()
+	for _, burst := range []int{8, 40} {
+		t.Run(fmt.Sprintf("bursts of %d", burst), func(t *testing.T) {
+			t.Parallel()
+			streamBursts(t, burst)
+		})
+	}
+}
+
+// streamBursts runs rounds of burst concurrent requests, each followed by
+// a lone one, and checks what a core subscriber saw against the stream.
+func streamBursts(t *testing.T, burst int) {
+	t.Helper()
 	es := eventstoretest.Start(t)
 	cfg := es.WriterConfig()
 	cfg.MaxInFlight = 3
@@ -108,7 +124,7 @@ func TestStreamedBatchesPublishOnlyEvents(t *testing.T) {
 	for round := range rounds {
 		// A burst makes the writer expect concurrent load ...
 		var wg sync.WaitGroup
-		for i := range 8 {
+		for i := range burst {
 			wg.Go(func() {
 				_, err := w.Submit(ctx, create(fmt.Sprintf("burst-%d-%d", round, i)))
 				assert.NoError(t, err)
@@ -118,13 +134,13 @@ func TestStreamedBatchesPublishOnlyEvents(t *testing.T) {
 		// ... so a lone request after it is streamed, and nothing follows.
 		res, err := w.Submit(ctx, create(fmt.Sprintf("lone-%d", round)))
 		require.NoError(t, err)
-		assert.Equal(t, uint64(9*(round+1)), res.Events[0].Seq)
+		assert.Equal(t, uint64((burst+1)*(round+1)), res.Events[0].Seq)
 	}
-	const stored = 9 * rounds
+	stored := uint64((burst + 1) * rounds)
 	require.NoError(t, cfg.Conn.Flush())
 	st, err := es.JS.Stream(ctx, eventstore.DefaultStream)
 	require.NoError(t, err)
-	require.Len(t, seen, stored, "one published message per stored event")
+	require.Len(t, seen, int(stored), "one published message per stored event")
 	batches := map[string][]string{} // batch id -> commit header of each event
 	for seq := uint64(1); seq <= stored; seq++ {
 		m := <-seen
@@ -148,5 +164,5 @@ func TestStreamedBatchesPublishOnlyEvents(t *testing.T) {
 	rep, err := es.Reader.Verify(ctx, es.Keys, 1, 0, nil)
 	require.NoError(t, err)
 	assert.True(t, rep.Valid)
-	assert.Equal(t, uint64(stored), rep.Checked)
+	assert.Equal(t, stored, rep.Checked)
 }

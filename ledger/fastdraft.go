@@ -110,40 +110,71 @@ func appendJCSString(b []byte, s string) []byte {
 // cheap); the signatures, which cost ~15 µs each, are computed by up to
 // `workers` goroutines.
 func (s *Signer) SealAll(ds []Draft, seq uint64, prev string, workers int) []Sealed {
-	out := make([]Sealed, len(ds))
-	canon := make([][]byte, len(ds))
-	sums := make([][sha256.Size]byte, len(ds))
+	return s.Chain(ds, seq, prev).Sign(workers)
+}
+
+// Chained is a run of drafts placed on the chain: their sequences and
+// hashes are known, their signatures not yet made. Placing is cheap and
+// must happen in order; signing, the costly part, can happen elsewhere
+// (another goroutine) while the next run is placed on this one's hash.
+type Chained struct {
+	signer *Signer
+	canon  [][]byte
+	sums   [][sha256.Size]byte
+	out    []Sealed
+}
+
+// Chain places drafts as consecutive events from seq, the first after the
+// event whose hash is prev.
+func (s *Signer) Chain(ds []Draft, seq uint64, prev string) *Chained {
+	c := &Chained{signer: s, canon: make([][]byte, len(ds)), sums: make([][sha256.Size]byte, len(ds)), out: make([]Sealed, len(ds))}
 	for i, d := range ds {
-		c := make([]byte, 0, len(d.prefix)+len(prev)+30+len(d.suffix))
-		c = append(c, d.prefix...)
-		c = append(c, prev...)
-		c = append(c, `","seq":`...)
-		c = strconv.AppendUint(c, seq+uint64(i), 10)
-		c = append(c, d.suffix...)
-		sums[i] = sha256.Sum256(c)
-		canon[i] = c
-		prev = hex.EncodeToString(sums[i][:])
-		out[i] = Sealed{Seq: seq + uint64(i), Hash: prev}
+		b := make([]byte, 0, len(d.prefix)+len(prev)+30+len(d.suffix))
+		b = append(b, d.prefix...)
+		b = append(b, prev...)
+		b = append(b, `","seq":`...)
+		b = strconv.AppendUint(b, seq+uint64(i), 10)
+		b = append(b, d.suffix...)
+		c.sums[i] = sha256.Sum256(b)
+		c.canon[i] = b
+		prev = hex.EncodeToString(c.sums[i][:])
+		c.out[i] = Sealed{Seq: seq + uint64(i), Hash: prev}
 	}
+	return c
+}
+
+// Last is the last event's sequence and hash (zero values for none).
+func (c *Chained) Last() (uint64, string) {
+	if len(c.out) == 0 {
+		return 0, ""
+	}
+	l := c.out[len(c.out)-1]
+	return l.Seq, l.Hash
+}
+
+// Sign signs the events on up to `workers` goroutines and returns them
+// sealed. It is called once.
+func (c *Chained) Sign(workers int) []Sealed {
 	finish := func(i int) {
-		sig := s.sign(sums[i][:])
-		c := canon[i]
-		raw := make([]byte, 0, len(c)+len(out[i].Hash)+len(s.keyID)+len(sig)+32)
-		raw = append(raw, c[:len(c)-1]...)
+		sig := c.signer.sign(c.sums[i][:])
+		b := c.canon[i]
+		o := &c.out[i]
+		raw := make([]byte, 0, len(b)+len(o.Hash)+len(c.signer.keyID)+len(sig)+32)
+		raw = append(raw, b[:len(b)-1]...)
 		raw = append(raw, `,"hash":"`...)
-		raw = append(raw, out[i].Hash...)
+		raw = append(raw, o.Hash...)
 		raw = append(raw, `","keyId":"`...)
-		raw = append(raw, s.keyID...)
+		raw = append(raw, c.signer.keyID...)
 		raw = append(raw, `","sig":"`...)
 		raw = append(raw, sig...)
 		raw = append(raw, `"}`...)
-		out[i].Raw, out[i].Sig = raw, sig
+		o.Raw, o.Sig = raw, sig
 	}
-	if workers <= 1 || len(ds) < 8 {
-		for i := range ds {
+	if workers <= 1 || len(c.out) < 8 {
+		for i := range c.out {
 			finish(i)
 		}
-		return out
+		return c.out
 	}
 	var wg sync.WaitGroup
 	var next atomic.Int64
@@ -151,7 +182,7 @@ func (s *Signer) SealAll(ds []Draft, seq uint64, prev string, workers int) []Sea
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(ds) {
+				if i >= len(c.out) {
 					return
 				}
 				finish(i)
@@ -159,5 +190,5 @@ func (s *Signer) SealAll(ds []Draft, seq uint64, prev string, workers int) []Sea
 		})
 	}
 	wg.Wait()
-	return out
+	return c.out
 }

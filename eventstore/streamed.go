@@ -149,14 +149,17 @@ func (w *Writer) streamPart(f *flight, chunk []*pending, use *batchUse, sl *part
 }
 
 // partSealer signs and publishes the parts of a streamed batch, in order,
-// on a goroutine of its own, while the writer decides the next part.
+// while the writer decides the next part: one goroutine signs each part
+// (on every CPU), another publishes what is signed, so that signing a part
+// also overlaps publishing the one before.
 type partSealer struct {
 	nc     *nats.Conn
 	s      *streamed
 	jobs   chan sealJob
+	signed chan signedPart
 	done   chan struct{}
 	failed atomic.Bool // a publish failed; the batch takes no more
-	// Written by the goroutine, read after done.
+	// Written by the publishing goroutine, read after done.
 	sealed []ledger.Sealed
 	err    error
 }
@@ -166,19 +169,31 @@ type sealJob struct {
 	drafts []ledger.Draft
 }
 
+type signedPart struct {
+	drafts []ledger.Draft
+	sealed []ledger.Sealed
+}
+
 func newPartSealer(nc *nats.Conn, s *streamed) *partSealer {
-	sl := &partSealer{nc: nc, s: s, jobs: make(chan sealJob, 16), done: make(chan struct{})}
-	go sl.run()
+	sl := &partSealer{nc: nc, s: s, jobs: make(chan sealJob, 16), signed: make(chan signedPart, 16), done: make(chan struct{})}
+	go sl.sign()
+	go sl.publish()
 	return sl
 }
 
-func (sl *partSealer) run() {
-	defer close(sl.done)
+func (sl *partSealer) sign() {
+	defer close(sl.signed)
 	for j := range sl.jobs {
-		sealed := j.chain.Sign(runtime.GOMAXPROCS(0))
-		sl.sealed = append(sl.sealed, sealed...)
+		sl.signed <- signedPart{drafts: j.drafts, sealed: j.chain.Sign(runtime.GOMAXPROCS(0))}
+	}
+}
+
+func (sl *partSealer) publish() {
+	defer close(sl.done)
+	for p := range sl.signed {
+		sl.sealed = append(sl.sealed, p.sealed...)
 		if sl.err == nil {
-			if err := sl.s.publish(sl.nc, j.drafts, sealed); err != nil {
+			if err := sl.s.publish(sl.nc, p.drafts, p.sealed); err != nil {
 				sl.err = err
 				sl.failed.Store(true)
 			}

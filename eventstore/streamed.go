@@ -105,7 +105,8 @@ func (w *Writer) streamBatch(batch []*pending, inbox string, n *int) (*flight, [
 	for part := batch; len(part) > 0; part = w.nextArrival(t, deadline, idleGap(len(f.batch), expect)) {
 		for off := 0; off < len(part); {
 			chunk := part[off:min(off+streamChunk, len(part))]
-			used := w.streamPart(f, chunk, &use, sl)
+			backlog := off+len(chunk) < len(part) || len(w.reqs) > 0
+			used := w.streamPart(f, chunk, &use, sl, backlog)
 			off += used
 			if used < len(chunk) {
 				return end(part[off:])
@@ -120,9 +121,10 @@ func (w *Writer) streamBatch(batch []*pending, inbox string, n *int) (*flight, [
 }
 
 // streamPart decides chunk after what the batch holds (use), places its
-// events on the chain and hands them to sl to be signed and published. It
-// returns how many of the requests the batch took.
-func (w *Writer) streamPart(f *flight, chunk []*pending, use *batchUse, sl *partSealer) int {
+// events on the chain and has sl sign and publish them (see
+// partSealer.seal for backlog). It returns how many of the requests the
+// batch took.
+func (w *Writer) streamPart(f *flight, chunk []*pending, use *batchUse, sl *partSealer, backlog bool) int {
 	f.prep = time.Now()
 	mark := w.state.Mark()
 	drafts, owners, used, redo := w.decide(chunk, *use)
@@ -143,23 +145,30 @@ func (w *Writer) streamPart(f *flight, chunk []*pending, use *batchUse, sl *part
 		for _, d := range drafts {
 			use.bytes += d.Size()
 		}
-		sl.add(c, drafts)
+		sl.seal(c, drafts, backlog)
 	}
 	return used
 }
 
-// partSealer signs and publishes the parts of a streamed batch, in order,
-// while the writer decides the next part: one goroutine signs each part
-// (on every CPU), another publishes what is signed, so that signing a part
-// also overlaps publishing the one before.
+// partSealer signs and publishes the parts of a streamed batch, in order.
+// When requests queue up faster than the writer decides them (a burst of
+// closed-loop callers), it does so while the writer decides the next part:
+// one goroutine signs each part (on every CPU), another publishes what is
+// signed, so that signing a part also overlaps publishing the one before.
+// When they trickle in (HTTP clients, spread over milliseconds), the
+// writer signs and publishes each part itself: there is nothing to overlap,
+// and on a busy machine the hand-offs only made the commit wait for the
+// sealer's goroutines to be scheduled.
 type partSealer struct {
-	nc     *nats.Conn
-	s      *streamed
-	jobs   chan sealJob
-	signed chan signedPart
-	done   chan struct{}
-	failed atomic.Bool // a publish failed; the batch takes no more
-	// Written by the publishing goroutine, read after done.
+	nc      *nats.Conn
+	s       *streamed
+	jobs    chan sealJob
+	signed  chan signedPart
+	done    chan struct{}
+	failed  atomic.Bool  // a publish failed; the batch takes no more
+	pending atomic.Int64 // parts queued and not yet published
+	// Written by the publishing goroutine, or by the caller while pending
+	// is 0; read after done.
 	sealed []ledger.Sealed
 	err    error
 }
@@ -191,19 +200,34 @@ func (sl *partSealer) sign() {
 func (sl *partSealer) publish() {
 	defer close(sl.done)
 	for p := range sl.signed {
-		sl.sealed = append(sl.sealed, p.sealed...)
-		if sl.err == nil {
-			if err := sl.s.publish(sl.nc, p.drafts, p.sealed); err != nil {
-				sl.err = err
-				sl.failed.Store(true)
-			}
-		}
+		sl.put(p.sealed, p.drafts)
+		sl.pending.Add(-1)
 	}
 }
 
-// add queues a part placed on the chain.
-func (sl *partSealer) add(c *ledger.Chained, drafts []ledger.Draft) {
-	sl.jobs <- sealJob{chain: c, drafts: drafts}
+// seal signs and publishes a part placed on the chain: on the sealer's
+// goroutines when more requests wait to be decided (backlog) or earlier
+// parts are still being sealed, else on the caller's goroutine.
+func (sl *partSealer) seal(c *ledger.Chained, drafts []ledger.Draft, backlog bool) {
+	if backlog || sl.pending.Load() > 0 {
+		sl.pending.Add(1)
+		sl.jobs <- sealJob{chain: c, drafts: drafts}
+		return
+	}
+	// The goroutines are idle (pending is 0 after the publisher's last
+	// append), so the caller may append and publish here.
+	sl.put(c.Sign(runtime.GOMAXPROCS(0)), drafts)
+}
+
+// put records a signed part and publishes it, unless a publish failed.
+func (sl *partSealer) put(sealed []ledger.Sealed, drafts []ledger.Draft) {
+	sl.sealed = append(sl.sealed, sealed...)
+	if sl.err == nil {
+		if err := sl.s.publish(sl.nc, drafts, sealed); err != nil {
+			sl.err = err
+			sl.failed.Store(true)
+		}
+	}
 }
 
 // wait returns every part sealed, once all are published (all but the

@@ -260,10 +260,11 @@ type written struct {
 }
 
 // write runs cmd through the writer: dry runs are decided and discarded;
-// real writes return after the events are stored durably and applied to the
-// read models, with X-Factstore-Seq set (a command that appends nothing
-// waits for the state it was decided on instead). An Idempotency-Key header makes a
-// retried request return the first one's events and append nothing.
+// real writes return after the events are stored durably and applied to
+// the read models, with X-Factstore-Seq set (a command that appends
+// nothing waits for the state it was decided on instead). An
+// Idempotency-Key header makes a retried request return the first one's
+// events and append nothing.
 func (s *Server) write(w http.ResponseWriter, r *http.Request, cmd domain.Command) (written, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WriteTimeout)
 	defer cancel()

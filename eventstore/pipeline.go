@@ -259,10 +259,7 @@ func (w *Writer) send(batch []*pending, inbox string, n *int) (*flight, int) {
 // puts the head back (settle).
 func (w *Writer) sealAhead(drafts []ledger.Draft) []ledger.Sealed {
 	// The hash chain is sequential; the signatures are spread over the CPUs.
-	sealed := w.cfg.Signer.SealAll(drafts, w.head.NextSeq, w.head.PrevHash, runtime.GOMAXPROCS(0))
-	last := sealed[len(sealed)-1]
-	w.head = ledger.ChainState{NextSeq: last.Seq + 1, PrevHash: last.Hash}
-	return sealed
+	return w.chainAhead(drafts).Sign(runtime.GOMAXPROCS(0))
 }
 
 // chainAhead places drafts on the head and moves the head past it, as

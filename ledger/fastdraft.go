@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -107,8 +105,8 @@ func appendJCSString(b []byte, s string) []byte {
 
 // SealAll seals drafts as consecutive events from seq, the first after the
 // event whose hash is prev. The hash chain is computed in order (SHA-256 is
-// cheap); the signatures, which cost ~15 µs each, are computed by up to
-// `workers` goroutines.
+// cheap); the signatures, which cost ~15 µs each, are spread over the CPUs
+// unless workers is 1 or less.
 func (s *Signer) SealAll(ds []Draft, seq uint64, prev string, workers int) []Sealed {
 	return s.Chain(ds, seq, prev).Sign(workers)
 }
@@ -152,8 +150,8 @@ func (c *Chained) Last() (uint64, string) {
 	return l.Seq, l.Hash
 }
 
-// Sign signs the events on up to `workers` goroutines and returns them
-// sealed. It is called once.
+// Sign signs the events, spread over the CPUs (Parallel) unless workers
+// is 1 or less, and returns them sealed. It is called once.
 func (c *Chained) Sign(workers int) []Sealed {
 	finish := func(i int) {
 		sig := c.signer.sign(c.sums[i][:])
@@ -170,25 +168,12 @@ func (c *Chained) Sign(workers int) []Sealed {
 		raw = append(raw, `"}`...)
 		o.Raw, o.Sig = raw, sig
 	}
-	if workers <= 1 || len(c.out) < 8 {
+	if workers <= 1 {
 		for i := range c.out {
 			finish(i)
 		}
 		return c.out
 	}
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for w := 0; w < workers; w++ {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(c.out) {
-					return
-				}
-				finish(i)
-			}
-		})
-	}
-	wg.Wait()
+	Parallel(len(c.out), 4, finish) // fewer than 8 stay on this goroutine
 	return c.out
 }
